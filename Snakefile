@@ -1,0 +1,24 @@
+# nemi: self-supervised pretraining for temporal action localisation (NEMI), as a pipeline.
+# This file is the table of contents; each stage has one rule file in workflow/rules/
+# and one module in nemi/. `snakemake --cores 2` runs the embedded demo.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synth.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/changes.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/plot.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

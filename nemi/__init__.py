@@ -1,0 +1,3 @@
+"""nemi: self-supervised pretraining for temporal action localisation (NEMI) as a staged pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from nemi.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Change curves: how much the picture changes between neighbouring frames (HOG) or snippets (CNN)."""

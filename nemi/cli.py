@@ -1,0 +1,53 @@
+"""The ``nemi`` command: one subcommand per pipeline stage.
+
+Each stage module exposes ``register(subparsers)``; heavy imports (torch, cv2) happen
+inside the handlers so that ``nemi --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from nemi import __version__
+from nemi.errors import NemiInputError
+from nemi.log import setup_logging
+
+# Order is the order of the pipeline, which is the order --help lists them in.
+STAGE_MODULES = (
+    "nemi.synth.cli",
+    "nemi.decode.cli",
+    "nemi.changes.cli",
+    "nemi.labels.cli",
+    "nemi.features.cli",
+    "nemi.evaluation.cli",
+    "nemi.inspect",
+    "nemi.plot",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nemi", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"nemi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in STAGE_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except NemiInputError as err:
+        logging.getLogger("nemi").error("%s", err)
+        print(f"nemi: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

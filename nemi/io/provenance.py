@@ -1,0 +1,53 @@
+"""Provenance recorded in every artifact: who made it, from what, with which code."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import nemi
+
+
+def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            h.update(block)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def git_state() -> tuple[str, bool]:
+    """(sha, dirty) of the checkout nemi runs from; ("unknown", False) outside git."""
+    root = Path(nemi.__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+        dirty = bool(subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip())
+        return sha, dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+
+
+def provenance(stage: str) -> dict[str, str | bool]:
+    """Flat, HDF5-attribute friendly record of the code and machine that made an artifact."""
+    sha, dirty = git_state()
+    return {
+        "stage": stage,
+        "nemi_version": nemi.__version__,
+        "git_sha": sha,
+        "git_dirty": dirty,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }

@@ -1,0 +1,1 @@
+"""Pseudo labels: change curves -> activities (content-consistent fragments) per video."""

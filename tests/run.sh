@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs nemi with its test extras, the VLFeat
+# oracle where this machine allows it, then runs the test suite on the CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install -q -e ".[test]"
+
+# VLFeat through cyvlfeat: the reference the HOG tests compare against. Needs Debian's
+# libvlfeat-dev and root; elsewhere the tests use the committed golden values instead.
+if ! python -c "import cyvlfeat" 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get install -y -q libvlfeat-dev >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q libvlfeat-dev >/dev/null; }) \
+      && python -m pip install -q Cython wheel setuptools numpy scipy \
+      && python -m pip install -q --no-build-isolation cyvlfeat \
+      || echo "cyvlfeat could not be installed: HOG tests fall back to golden values" >&2
+  fi
+fi
+
+exec python -m pytest "$@"

@@ -1,0 +1,118 @@
+"""Pseudo labels: the detectCuts boundary rule, activity splitting, the JSON file and its schema."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nemi.changes.curves import ChangeCurve, read_curves, write_curves
+from nemi.errors import NemiInputError
+from nemi.labels.decompose import activities_from_boundaries, local_mean_std, threshold_boundaries
+from nemi.labels.pseudo_labels import make_pseudo_labels, read_pseudo_labels, validate
+
+
+def detectcuts_reference(hogdiff: np.ndarray, thresh: float = 0.0715) -> np.ndarray:
+    """MHLfuncs ML_VidShot.detectCuts' HOG test, transcribed loop by loop (1-based -> 0-based)."""
+    n = len(hogdiff)  # nFrm - 1
+    w = 5
+    padded = np.zeros(2 * w + n)
+    padded[w:w + n] = hogdiff
+    padded[:w] = hogdiff[w:0:-1]                     # hogdiff(wSz+1:-1:2)
+    padded[w + n:] = hogdiff[n - 2:n - 2 - w:-1]     # hogdiff(nFrm-2:-1:nFrm-1-wSz)
+    mean = np.array([padded[i:i + 2 * w + 1].mean() for i in range(n)])
+    mean_sq = np.array([(padded[i:i + 2 * w + 1] ** 2).mean() for i in range(n)])
+    std = np.sqrt(mean_sq - mean ** 2)
+    return (hogdiff > thresh) & (hogdiff > mean + 1.5 * std)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_local_test_matches_detectcuts(seed):
+    rng = np.random.default_rng(seed)
+    d = rng.gamma(2.0, 0.02, size=200)
+    d[rng.choice(200, 8, replace=False)] += 0.3  # cuts
+    ours = threshold_boundaries(d, 0.0715, local_test=True, local_window=11, local_std_factor=1.5)
+    np.testing.assert_array_equal(ours, detectcuts_reference(d))
+    assert ours.sum() >= 6
+
+
+def test_plain_threshold_is_strict_greater():
+    d = np.array([0.0715, 0.0716, 0.01])
+    np.testing.assert_array_equal(threshold_boundaries(d, 0.0715), [False, True, False])
+
+
+def test_local_mean_std_short_curve_does_not_crash():
+    mean, std = local_mean_std(np.array([0.1, 0.2]), 11)
+    assert mean.shape == std.shape == (2,)
+
+
+def test_activities_split_and_drop():
+    mask = np.zeros(699, dtype=bool)
+    mask[[9, 10, 649]] = True  # activities start at steps 10, 11, 650
+    acts = activities_from_boundaries(mask, 700, max_steps=300, min_steps=2)
+    # [0,10) kept, [10,11) too short, [11,650) split in 3 equal parts, [650,700) kept
+    assert acts[0] == (0, 10)
+    assert acts[1:4] == [(11, 224), (224, 437), (437, 650)]
+    assert acts[-1] == (650, 700)
+    assert all(e - s <= 300 for s, e in acts)
+
+
+def test_activities_no_boundary_is_one_activity():
+    assert activities_from_boundaries(np.zeros(9, bool), 10, max_steps=300, min_steps=2) == [(0, 10)]
+
+
+def _curve_file(path, n=100, fps=10.0, cuts=(30, 70)):
+    d = np.full(n - 1, 0.01, dtype=np.float32)
+    for c in cuts:
+        d[c - 1] = 0.2
+    curve = ChangeCurve(distance=d, t_s=np.arange(1, n) / fps, n_steps=n, step_s=1 / fps, duration_s=n / fps,
+                        attrs={"fps": fps, "frames_per_step": 1})
+    write_curves(path, "hog", {"vid_a": curve}, {"params_json": "{}"})
+    return path
+
+
+PARAMS = {"rule": "hog-threshold", "tau": 0.0715, "local_test": False, "local_window_frames": 11,
+          "local_std_factor": 1.5, "max_activity_frames": 300, "min_activity_frames": 2}
+
+
+def test_pseudo_label_file_round_trip(tmp_path):
+    curves = _curve_file(tmp_path / "c.h5")
+    out = tmp_path / "hog.json"
+    make_pseudo_labels([curves], out, dataset="toy", kind="hog", params=PARAMS)
+    doc = read_pseudo_labels(out)
+    assert doc["videos"]["vid_a"]["activities"] == [[0.0, 3.0], [3.0, 7.0], [7.0, 10.0]]
+    assert doc["videos"]["vid_a"]["duration_s"] == 10.0
+    assert doc["params"]["tau"] == 0.0715
+    assert len(doc["source"]["inputs"][0]["sha256"]) == 64
+    kind, _, back = read_curves(curves)
+    assert kind == "hog" and back["vid_a"].n_steps == 100
+
+
+def test_higher_tau_gives_fewer_activities(tmp_path):
+    curves = _curve_file(tmp_path / "c.h5")
+    make_pseudo_labels([curves], tmp_path / "a.json", dataset="toy", kind="hog", params={**PARAMS, "tau": 0.5})
+    assert len(read_pseudo_labels(tmp_path / "a.json")["videos"]["vid_a"]["activities"]) == 1
+
+
+def test_schema_rejects_bad_files(tmp_path):
+    curves = _curve_file(tmp_path / "c.h5")
+    doc = make_pseudo_labels([curves], tmp_path / "ok.json", dataset="toy", kind="hog", params=PARAMS)
+    bad = json.loads(json.dumps(doc))
+    bad["videos"]["vid_a"]["activities"][0] = [5.0, 1.0]
+    with pytest.raises(NemiInputError, match="does not end after it starts"):
+        validate(bad, "x.json")
+    bad = json.loads(json.dumps(doc))
+    bad["videos"]["vid_a"]["actvities"] = []
+    with pytest.raises(NemiInputError, match="x.json.*videos/vid_a"):
+        validate(bad, "x.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(NemiInputError, match="broken.json"):
+        read_pseudo_labels(tmp_path / "broken.json")
+
+
+def test_wrong_kind_is_refused(tmp_path):
+    curves = _curve_file(tmp_path / "c.h5")
+    with pytest.raises(NemiInputError, match="holds hog curves"):
+        make_pseudo_labels([curves], tmp_path / "x.json", dataset="toy", kind="cnn", params=PARAMS)
+    assert not (tmp_path / "x.json").exists()

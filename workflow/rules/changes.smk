@@ -1,0 +1,20 @@
+# Change curves, cached so that thresholds can change without recomputing them.
+
+
+rule changes_hog:
+    input:
+        frames=f"{OUT}/frames/{{shard}}.h5",
+    output:
+        f"{OUT}/changes/hog/{{shard}}.h5",
+    params:
+        h=config["changes"]["hog"],
+    threads: 1
+    log:
+        f"{LOGS}/changes_hog/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/changes_hog/{{shard}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    shell:
+        "nemi changes hog --frames {input.frames} --out {output} --cell-px {params.h[cell_px]}"
+        " --height-px {params.h[height_px]} --width-px {params.h[width_px]} 2> {log}"

@@ -1,0 +1,65 @@
+# Shared wiring: config validation, the video list, shards, paths.
+
+import json
+
+import yaml
+from snakemake.utils import validate
+
+from nemi.io.manifest import plan_shards, read_manifest
+
+# Stops the run before any job starts, naming the offending key; also fills defaults.
+validate(config, schema="../schemas/config.schema.yaml")
+
+DATASET = config["dataset"]
+OUT = f"results/{DATASET}"
+LOGS = f"{OUT}/logs"
+BENCH = f"{OUT}/benchmarks"
+SYNTH_DIR = f"{OUT}/synth"
+
+
+def _video_table():
+    """[(video_id, split)] known at parse time, so shards are fixed before any job runs."""
+    if config["videos"]["source"] == "synth":
+        from nemi.synth import plan
+
+        s = config["synth"]
+        return [(v.video_id, v.split) for v in plan(s["n_videos"], s["seed"], s["test_fraction"])]
+    if not config["videos"]["manifest"]:
+        raise ValueError("config: videos.manifest must name a CSV when videos.source is 'manifest'")
+    df = read_manifest(config["videos"]["manifest"])
+    return list(zip(df["video_id"], df["split"]))
+
+
+VIDEOS = _video_table()
+SHARDS = plan_shards([v for v, _ in VIDEOS], config["videos"]["shard_size"])
+
+
+def manifest_path():
+    if config["videos"]["source"] == "synth":
+        return f"{SYNTH_DIR}/videos.csv"
+    return config["videos"]["manifest"]
+
+
+def ground_truth_path():
+    """Ground-truth CSV (video_id,t_start,t_end,label) if the dataset has one, else None."""
+    if config["videos"]["source"] == "synth":
+        return f"{SYNTH_DIR}/annotations/groundtruth.csv"
+    return config["videos"]["annotations"]
+
+
+def final_outputs():
+    outs = [f"{OUT}/pseudo_labels/{kind}.json" for kind in config["labels"]["kinds"]]
+    outs += expand(f"{OUT}/plots/timeline/{{kind}}/{{shard}}", kind=config["labels"]["kinds"], shard=SHARDS)
+    outs.append(f"{OUT}/skipped_videos.csv")
+    return outs
+
+
+# Every run records the merged config (defaults filled in by the schema) beside its artifacts.
+onstart:
+    import os
+
+    os.makedirs(OUT, exist_ok=True)
+    tmp = f"{OUT}/.config.merged.yaml.tmp"
+    with open(tmp, "w") as f:
+        yaml.safe_dump(json.loads(json.dumps(config)), f, sort_keys=False)
+    os.replace(tmp, f"{OUT}/config.merged.yaml")

@@ -1,0 +1,35 @@
+# Change curves of all shards -> one pseudo-label JSON per dataset and kind.
+# Thresholds live only here: changing tau reruns this rule and what follows, nothing before.
+
+
+def labels_args(kind):
+    p, common = config["labels"][kind], "--max-activity-frames {} --min-activity-frames {}"
+    common = common.format(p["max_activity_frames"], p["min_activity_frames"])
+    if kind == "hog":
+        local = " --local-test" if p["local_test"] else ""
+        return (f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
+                f" --local-std-factor {p['local_std_factor']} {common}")
+    return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
+
+
+rule pseudo_labels:
+    input:
+        lambda wc: expand(f"{OUT}/changes/{wc.kind}/{{shard}}.h5", shard=SHARDS),
+    output:
+        f"{OUT}/pseudo_labels/{{kind}}.json",
+    params:
+        dataset=DATASET,
+        args=lambda wc: labels_args(wc.kind),
+        # Listed so that Snakemake's params trigger reruns this rule when they change.
+        settings=lambda wc: config["labels"][wc.kind],
+    wildcard_constraints:
+        kind="hog|cnn",
+    log:
+        f"{LOGS}/labels/{{kind}}.log",
+    benchmark:
+        f"{BENCH}/labels/{{kind}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    shell:
+        "nemi labels --kind {wildcards.kind} --dataset {params.dataset} --curves {input} --out {output}"
+        " {params.args} 2> {log}"
