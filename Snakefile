@@ -19,6 +19,6 @@ include: "workflow/rules/plot.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

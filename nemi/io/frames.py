@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import h5py
@@ -99,7 +99,7 @@ class FrameShardWriter:
     def close(self) -> None:
         self.h5.close()
 
-    def __enter__(self) -> "FrameShardWriter":
+    def __enter__(self) -> FrameShardWriter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -149,7 +149,7 @@ class FrameShardReader:
     def close(self) -> None:
         self.h5.close()
 
-    def __enter__(self) -> "FrameShardReader":
+    def __enter__(self) -> FrameShardReader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -6,15 +6,15 @@ rule changes_hog:
         frames=f"{OUT}/frames/{{shard}}.h5",
     output:
         f"{OUT}/changes/hog/{{shard}}.h5",
-    params:
-        h=config["changes"]["hog"],
-    threads: 1
     log:
         f"{LOGS}/changes_hog/{{shard}}.log",
     benchmark:
         f"{BENCH}/changes_hog/{{shard}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    threads: 1
+    params:
+        h=config["changes"]["hog"],
     shell:
         "nemi changes hog --frames {input.frames} --out {output} --cell-px {params.h[cell_px]}"
         " --height-px {params.h[height_px]} --width-px {params.h[width_px]} 2> {log}"

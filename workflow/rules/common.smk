@@ -1,6 +1,7 @@
 # Shared wiring: config validation, the video list, shards, paths.
 
 import json
+import os
 
 import yaml
 from snakemake.utils import validate
@@ -18,19 +19,26 @@ SYNTH_DIR = f"{OUT}/synth"
 
 
 def _video_table():
-    """[(video_id, split)] known at parse time, so shards are fixed before any job runs."""
+    """[(video_id, split, path)] known at parse time, so shards are fixed before any job runs."""
     if config["videos"]["source"] == "synth":
         from nemi.synth import plan
 
         s = config["synth"]
-        return [(v.video_id, v.split) for v in plan(s["n_videos"], s["seed"], s["test_fraction"])]
+        vids = plan(s["n_videos"], s["seed"], s["test_fraction"])
+        return [
+            (v.video_id, v.split, f"{SYNTH_DIR}/videos/{v.video_id}.mp4") for v in vids
+        ]
     if not config["videos"]["manifest"]:
-        raise ValueError("config: videos.manifest must name a CSV when videos.source is 'manifest'")
+        raise ValueError(
+            "config: videos.manifest must name a CSV when videos.source is 'manifest'"
+        )
     df = read_manifest(config["videos"]["manifest"])
-    return list(zip(df["video_id"], df["split"]))
+    return list(zip(df["video_id"], df["split"], df["path"]))
 
 
-VIDEOS = _video_table()
+_TABLE = _video_table()
+VIDEOS = [(v, split) for v, split, _ in _TABLE]
+VIDEO_PATHS = {v: path for v, _, path in _TABLE}
 SHARDS = plan_shards([v for v, _ in VIDEOS], config["videos"]["shard_size"])
 
 
@@ -49,15 +57,17 @@ def ground_truth_path():
 
 def final_outputs():
     outs = [f"{OUT}/pseudo_labels/{kind}.json" for kind in config["labels"]["kinds"]]
-    outs += expand(f"{OUT}/plots/timeline/{{kind}}/{{shard}}", kind=config["labels"]["kinds"], shard=SHARDS)
-    outs.append(f"{OUT}/skipped_videos.csv")
+    outs += expand(
+        f"{OUT}/plots/timeline/{{kind}}/{{shard}}",
+        kind=config["labels"]["kinds"],
+        shard=SHARDS,
+    )
+    outs += expand(f"{OUT}/frames/{{shard}}.skipped.csv", shard=SHARDS)
     return outs
 
 
 # Every run records the merged config (defaults filled in by the schema) beside its artifacts.
 onstart:
-    import os
-
     os.makedirs(OUT, exist_ok=True)
     tmp = f"{OUT}/.config.merged.yaml.tmp"
     with open(tmp, "w") as f:

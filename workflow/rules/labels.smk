@@ -3,12 +3,17 @@
 
 
 def labels_args(kind):
-    p, common = config["labels"][kind], "--max-activity-frames {} --min-activity-frames {}"
+    p, common = (
+        config["labels"][kind],
+        "--max-activity-frames {} --min-activity-frames {}",
+    )
     common = common.format(p["max_activity_frames"], p["min_activity_frames"])
     if kind == "hog":
         local = " --local-test" if p["local_test"] else ""
-        return (f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
-                f" --local-std-factor {p['local_std_factor']} {common}")
+        return (
+            f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
+            f" --local-std-factor {p['local_std_factor']} {common}"
+        )
     return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
 
 
@@ -17,19 +22,19 @@ rule pseudo_labels:
         lambda wc: expand(f"{OUT}/changes/{wc.kind}/{{shard}}.h5", shard=SHARDS),
     output:
         f"{OUT}/pseudo_labels/{{kind}}.json",
+    log:
+        f"{LOGS}/labels/{{kind}}.log",
+    benchmark:
+        f"{BENCH}/labels/{{kind}}.tsv"
+    wildcard_constraints:
+        kind="hog|cnn",
+    conda:
+        "../../envs/nemi.yaml"
     params:
         dataset=DATASET,
         args=lambda wc: labels_args(wc.kind),
         # Listed so that Snakemake's params trigger reruns this rule when they change.
         settings=lambda wc: config["labels"][wc.kind],
-    wildcard_constraints:
-        kind="hog|cnn",
-    log:
-        f"{LOGS}/labels/{{kind}}.log",
-    benchmark:
-        f"{BENCH}/labels/{{kind}}.tsv"
-    conda:
-        "../../envs/nemi.yaml"
     shell:
         "nemi labels --kind {wildcards.kind} --dataset {params.dataset} --curves {input} --out {output}"
         " {params.args} 2> {log}"

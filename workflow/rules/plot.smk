@@ -8,14 +8,14 @@ rule plot_timeline:
         gt=lambda wc: ground_truth_path() or [],
     output:
         directory(f"{OUT}/plots/timeline/{{kind}}/{{shard}}"),
-    params:
-        gt=lambda wc, input: f"--gt {input.gt}" if input.gt else "",
-    wildcard_constraints:
-        kind="hog|cnn",
     log:
         f"{LOGS}/plot/{{kind}}_{{shard}}.log",
+    wildcard_constraints:
+        kind="hog|cnn",
     conda:
         "../../envs/nemi.yaml"
+    params:
+        gt=lambda wc, input: f"--gt {input.gt}" if input.gt else "",
     shell:
         "nemi plot timeline --curves {input.curves} --labels {input.labels} {params.gt}"
         " --out-dir {output} 2> {log}"
