@@ -1,0 +1,79 @@
+"""Shared artifact I/O: atomic writes, frame shards, manifests and shards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nemi.errors import NemiInputError
+from nemi.io.atomic import atomic_output
+from nemi.io.frames import FrameShardReader, FrameShardWriter
+from nemi.io.manifest import plan_shards, read_manifest
+
+
+def test_atomic_output_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("complete")
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("died mid-write")
+    assert target.read_text() == "complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_output_renames_on_success(tmp_path):
+    with atomic_output(tmp_path / "sub" / "b.txt") as tmp:
+        tmp.write_text("done")
+        assert not (tmp_path / "sub" / "b.txt").exists()
+    assert (tmp_path / "sub" / "b.txt").read_text() == "done"
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "raw"])
+def test_frame_shard_round_trip(tmp_path, codec):
+    yy, xx = np.mgrid[0:24, 0:32]
+    base = np.stack([xx * 6, yy * 8, (xx + yy) * 3], axis=-1).astype(np.uint8)  # smooth: JPEG-friendly
+    frames = [np.clip(base.astype(int) + 10 * i, 0, 255).astype(np.uint8) for i in range(5)]
+    with FrameShardWriter(tmp_path / "f.h5", codec=codec, jpeg_quality=95, root_attrs={"params_json": "{}"}) as w:
+        n = w.add_video("v1", iter(frames), width=32, height=24, target_fps=10.0,
+                        attrs={"source_path": "x.mp4", "source_size_bytes": 1, "source_fps": 25.0,
+                               "source_frame_count": 12, "duration_s": 0.5})
+    assert n == 5
+    with FrameShardReader(tmp_path / "f.h5") as r:
+        assert r.video_ids() == ["v1"]
+        info = r.info("v1")
+        assert (info.frame_count, info.width, info.height, info.target_fps) == (5, 32, 24, 10.0)
+        back = list(r.iter_frames("v1", batch=2))
+        np.testing.assert_allclose(r.h5["v1"]["t_s"][()], np.arange(5) / 10.0)
+    assert len(back) == 5 and back[0].shape == (24, 32, 3) and back[0].dtype == np.uint8
+    err = max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, back))
+    assert err == 0 if codec == "raw" else err < 3
+
+
+def test_reader_names_unreadable_file(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(NemiInputError, match="bad.h5"):
+        FrameShardReader(bad)
+
+
+def test_manifest_checks(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text("video_id,path,split\nb,videos/b.mp4,test\na,/abs/a.mp4,train\n")
+    df = read_manifest(m)
+    assert list(df["video_id"]) == ["a", "b"]
+    assert df["path"][1] == str(tmp_path / "videos" / "b.mp4")
+    m.write_text("video_id,path\na,a.mp4\n")
+    with pytest.raises(NemiInputError, match="lacks column.*split"):
+        read_manifest(m)
+    m.write_text("video_id,path,split\na b,a.mp4,test\n")
+    with pytest.raises(NemiInputError, match="row 2"):
+        read_manifest(m)
+    m.write_text("video_id,path,split\na,a.mp4,test\na,b.mp4,test\n")
+    with pytest.raises(NemiInputError, match="more than once"):
+        read_manifest(m)
+
+
+def test_plan_shards():
+    shards = plan_shards(["c", "a", "b", "d", "e"], 2)
+    assert shards == {"shard000": ["a", "b"], "shard001": ["c", "d"], "shard002": ["e"]}

@@ -1,0 +1,98 @@
+"""The Snakemake workflow end to end on a tiny demo, what reruns after a change, and config errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+TINY = {
+    "dataset": "tiny",
+    "videos": {"source": "synth", "shard_size": 2, "on_error": "fail"},
+    "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1},
+    "decode": {"fps": 10, "width_px": 128, "height_px": 96, "codec": "jpeg", "jpeg_quality": 90},
+    "changes": {"hog": {"cell_px": 8, "height_px": 96, "width_px": 128}},
+    "labels": {"kinds": ["hog"], "hog": {"tau": 0.0715}},
+}
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+
+
+def planned_jobs(out: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def write_config(workdir: Path, cfg: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    write_config(workdir, TINY)
+    res = snakemake(workdir)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return workdir
+
+
+def test_tiny_demo_runs_end_to_end(tiny_run):
+    out = tiny_run / "results" / "tiny"
+    assert (out / "pseudo_labels" / "hog.json").is_file()
+    pngs = sorted((out / "plots" / "timeline" / "hog").glob("shard*/*.png"))
+    assert len(pngs) == 3
+    assert not list((out / "frames").glob("*.h5")), "frame shards are temp() and must be gone"
+    assert len(list((out / "changes" / "hog").glob("shard*.h5"))) == 2
+    merged = yaml.safe_load((out / "config.merged.yaml").read_text())
+    assert merged["labels"]["hog"]["max_activity_frames"] == 300, "schema defaults are filled in"
+    assert (out / "logs" / "decode" / "shard000.log").is_file()
+    assert (out / "benchmarks" / "changes_hog" / "shard000.tsv").is_file()
+
+
+def test_changing_tau_reruns_only_labels_and_after(tiny_run):
+    write_config(tiny_run, {**TINY, "labels": {"kinds": ["hog"], "hog": {"tau": 0.09}}})
+    try:
+        res = snakemake(tiny_run, "-n")
+        assert res.returncode == 0, res.stderr[-3000:]
+        jobs = planned_jobs(res.stdout + res.stderr)
+        assert set(jobs) == {"pseudo_labels", "plot_timeline", "all"}, jobs
+        assert jobs["plot_timeline"] == 2
+    finally:
+        write_config(tiny_run, TINY)
+
+
+def test_nothing_to_do_when_up_to_date(tiny_run):
+    res = snakemake(tiny_run, "-n")
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda c: c["labels"]["hog"].update(tua=0.1), "tua"),
+        (lambda c: c["labels"]["hog"].update(tau=-0.1), "tau"),
+        (lambda c: c["decode"].update(fps="fast"), "fps"),
+        (lambda c: c.update(decoder={}), "decoder"),
+    ],
+    ids=["misspelt-key", "negative-tau", "wrong-type", "unknown-section"],
+)
+def test_bad_config_stops_before_any_job(tmp_path, change, needle):
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    change(cfg)
+    write_config(tmp_path, cfg)
+    res = snakemake(tmp_path, "-n")
+    assert res.returncode != 0
+    err = res.stdout + res.stderr
+    assert needle in err and "validat" in err.lower()
+    assert not (tmp_path / "results").exists()
