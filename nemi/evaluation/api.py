@@ -1,0 +1,107 @@
+"""``evaluate_proposals`` and ``evaluate_detections``: tables in, a JSON-ready dict out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Collection
+
+import numpy as np
+import pandas as pd
+
+from nemi.errors import NemiInputError
+from nemi.evaluation.detections import average_precision_table
+from nemi.evaluation.io import GT_COLUMNS, PRED_COLUMNS, check_table, read_ground_truth, read_predictions
+from nemi.evaluation.proposals import anet_curve, daps_curve, interp_extrapolate, read_anet_curve
+from nemi.evaluation.protocols import get_protocol, threshold_key
+
+log = logging.getLogger("nemi.evaluation")
+
+Table = pd.DataFrame | str | os.PathLike
+
+
+def _load(gt: Table, pred: Table, *, require_label: bool, keep_ambiguous: bool,
+          videos: Collection[str] | None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    source = "predictions"
+    if isinstance(gt, pd.DataFrame):
+        gt = check_table(gt, GT_COLUMNS, "ground truth")
+        if "label" in gt.columns and not keep_ambiguous:
+            gt = gt[gt["label"] != "Ambiguous"].reset_index(drop=True)
+    else:
+        gt = read_ground_truth(gt, keep_ambiguous=keep_ambiguous)
+    if isinstance(pred, pd.DataFrame):
+        pred = check_table(pred, PRED_COLUMNS + (("label",) if require_label else ()), source)
+    else:
+        source = str(pred)
+        pred = read_predictions(pred, require_label=require_label)
+    gt = gt.assign(video_id=gt["video_id"].astype(str))
+    pred = pred.assign(video_id=pred["video_id"].astype(str))
+    if videos is not None:
+        keep = set(videos)
+        gt = gt[gt["video_id"].isin(keep)].reset_index(drop=True)
+        pred = pred[pred["video_id"].isin(keep)].reset_index(drop=True)
+        if gt.empty:
+            raise NemiInputError("no ground truth left in the selected video subset")
+        if pred.empty:
+            raise NemiInputError(f"{source}: no predictions left in the selected video subset")
+    unknown = ~pred["video_id"].isin(set(gt["video_id"]))
+    if unknown.any():
+        log.warning("%s: %d rows in %d videos that have no ground truth (kept, as the reference does)",
+                    source, int(unknown.sum()), pred.loc[unknown, "video_id"].nunique())
+    return gt, pred, source
+
+
+def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool = False,
+                       videos: Collection[str] | None = None, default_fps: float = 30.0) -> dict:
+    """AR@AN and AUC of class-agnostic proposals under a named protocol.
+
+    ``gt``/``pred`` are tables (or CSV paths) with the columns of
+    :mod:`nemi.evaluation.io`; ``videos`` restricts both to a subset of video ids;
+    ``default_fps`` converts seconds to frames for ``thumos14-daps`` where the ground
+    truth has no ``fps`` for a video.  Metrics are fractions in [0, 1].
+    """
+    proto = get_protocol(protocol)
+    gt, pred, _ = _load(gt, pred, require_label=False, keep_ambiguous=keep_ambiguous, videos=videos)
+    thresholds = np.asarray(proto.proposal_tious)
+    if proto.proposal_algorithm == "anet":
+        recall, avg, an = anet_curve(gt, pred, thresholds, float(proto.max_average_number))
+        ar = {str(n): read_anet_curve(avg, proto.max_average_number, n) for n in proto.average_numbers}
+    else:
+        recall, avg, an = daps_curve(gt, pred, thresholds, default_fps)
+        ar = {str(n): interp_extrapolate(an, avg, float(n)) for n in proto.average_numbers}
+        if an[-1] < proto.max_average_number:
+            log.warning("fewer proposals per video (%.1f) than AN %d: AR there is extrapolated, as the "
+                        "reference does", an[-1], proto.max_average_number)
+    gt_videos = set(gt["video_id"])
+    return {
+        "protocol": proto.name,
+        "n_videos": len(gt_videos),
+        "n_videos_with_predictions": int(pred["video_id"].isin(gt_videos).groupby(pred["video_id"]).any().sum()),
+        "n_ground_truth": len(gt),
+        "n_predictions": len(pred),
+        "AR@AN": ar,
+        # Area under AR-AN divided by the largest AN of the curve (ActivityNet's "AUC").
+        "AUC": float(np.trapezoid(avg, an) / an[-1]),
+        "recall_at_tiou": {threshold_key(t): float(r[-1]) for t, r in zip(thresholds, recall)},
+        "curve": {"AN": [float(x) for x in an], "AR": [float(x) for x in avg]},
+    }
+
+
+def evaluate_detections(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool = False,
+                        videos: Collection[str] | None = None) -> dict:
+    """mAP at each tIoU threshold of the protocol, their mean, and AP per class."""
+    proto = get_protocol(protocol)
+    gt, pred, source = _load(gt, pred, require_label=True, keep_ambiguous=keep_ambiguous, videos=videos)
+    thresholds = np.asarray(proto.detection_tious)
+    classes, ap = average_precision_table(gt, pred, thresholds, source)
+    m_ap = ap.mean(axis=0)
+    keys = [threshold_key(t) for t in thresholds]
+    return {
+        "protocol": proto.name,
+        "n_videos": int(gt["video_id"].nunique()),
+        "n_ground_truth": len(gt),
+        "n_predictions": len(pred),
+        "mAP": dict(zip(keys, (float(x) for x in m_ap))),
+        "average_mAP": float(m_ap.mean()),
+        "AP_per_class": {c: dict(zip(keys, (float(x) for x in row))) for c, row in zip(classes, ap)},
+    }

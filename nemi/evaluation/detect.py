@@ -1,0 +1,116 @@
+"""Detections from class-agnostic proposals and video-level class scores.
+
+For each video: Gaussian Soft-NMS over its proposals (class-agnostic, continuous
+tIoU), the video's top-k classes by class score, detection score = proposal score
+x class score, and the best ``max_detections_per_video`` detections kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from nemi.errors import NemiInputError
+from nemi.evaluation.proposals import group_rows
+from nemi.evaluation.tiou import tiou_matrix
+
+log = logging.getLogger("nemi.evaluation.detect")
+
+DETECTION_COLUMNS = ["video_id", "t_start", "t_end", "score", "label"]
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    top_k_classes: int = 2  # classes per video, by video-level class score
+    soft_nms_sigma: float = 0.5  # Gaussian Soft-NMS: score *= exp(-tIoU^2 / sigma); 0 switches it off
+    max_detections_per_video: int = 200  # cap after fusing, best scores first
+
+    def __post_init__(self) -> None:
+        if self.top_k_classes < 1:
+            raise NemiInputError(f"detect.top_k_classes must be >= 1, got {self.top_k_classes}")
+        if self.soft_nms_sigma < 0:
+            raise NemiInputError(f"detect.soft_nms_sigma must be >= 0, got {self.soft_nms_sigma}")
+        if self.max_detections_per_video < 1:
+            raise NemiInputError(f"detect.max_detections_per_video must be >= 1, got {self.max_detections_per_video}")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> DetectParams:
+        names = {f.name for f in fields(cls)}
+        unknown = set(raw) - names - {"version"}
+        if unknown:
+            raise NemiInputError(f"detect params: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+def soft_nms(segments: np.ndarray, scores: np.ndarray, sigma: float, max_keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian Soft-NMS; returns (kept indices, their decayed scores), best first.
+
+    Each pick decays the scores of the rest by ``exp(-tIoU^2 / sigma)``.  Stopping after
+    ``max_keep`` picks is exact for the top ``max_keep``: scores only ever decrease.
+    ``sigma == 0`` keeps the top scores unchanged.  Ties pick the earlier row.
+    """
+    n = len(scores)
+    if sigma == 0 or n == 0:
+        order = np.argsort(-scores, kind="stable")[:max_keep]
+        return order, scores[order]
+    work = scores.astype(np.float64).copy()
+    alive = np.ones(n, dtype=bool)
+    keep = np.empty(min(n, max_keep), dtype=np.int64)
+    kept = np.empty(len(keep))
+    for k in range(len(keep)):  # one vectorised decay per kept detection
+        i = int(np.argmax(np.where(alive, work, -np.inf)))
+        keep[k], kept[k] = i, work[i]
+        alive[i] = False
+        iou = tiou_matrix(segments[i:i + 1], segments)[0]
+        work = np.where(alive, work * np.exp(-(iou ** 2) / sigma), work)
+    return keep, kept
+
+
+def detections_from_proposals(proposals: pd.DataFrame, class_scores: pd.DataFrame,
+                              params: DetectParams = DetectParams()) -> pd.DataFrame:
+    """Labelled detections (``video_id, t_start, t_end, score, label``), per video best first.
+
+    ``class_scores`` has ``video_id, label, score``; every video with proposals must
+    have class scores.
+    """
+    by_video = {v: g for v, g in class_scores.groupby("video_id", sort=False)}
+    missing = sorted(set(proposals["video_id"]) - set(by_video))
+    if missing:
+        raise NemiInputError(f"no class scores for {len(missing)} video(s) with proposals, e.g. {missing[:5]}")
+    seg_all = proposals[["t_start", "t_end"]].to_numpy(np.float64)
+    score_all = proposals["score"].to_numpy(np.float64)
+    out = []
+    for vid, idx in group_rows(proposals["video_id"]).items():
+        seg = seg_all[idx]
+        keep, s = soft_nms(seg, score_all[idx], params.soft_nms_sigma, params.max_detections_per_video)
+        cls = by_video[vid]
+        top = np.argsort(-cls["score"].to_numpy(np.float64), kind="stable")[:params.top_k_classes]
+        c_score = cls["score"].to_numpy(np.float64)[top]
+        c_label = cls["label"].to_numpy()[top]
+        fused = (s[:, None] * c_score[None, :]).ravel()
+        rows = np.repeat(keep, len(top))
+        labels = np.tile(c_label, len(keep))
+        best = np.argsort(-fused, kind="stable")[:params.max_detections_per_video]
+        out.append(pd.DataFrame({
+            "video_id": vid, "t_start": seg[rows[best], 0], "t_end": seg[rows[best], 1],
+            "score": fused[best], "label": labels[best],
+        }))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=DETECTION_COLUMNS)
+
+
+def read_class_scores(path: str | os.PathLike) -> pd.DataFrame:
+    """Class-score CSV ``video_id,label,score`` (the ``nemi classify`` output)."""
+    from nemi.evaluation.io import _check_strings, _numeric, _read_csv
+
+    df = _read_csv(path, ("video_id", "label", "score"))
+    df.insert(0, "line", np.arange(2, len(df) + 2))
+    _check_strings(path, df, "video_id")
+    _check_strings(path, df, "label")
+    df["score"] = _numeric(path, df, "score")
+    return df[["video_id", "label", "score"]]

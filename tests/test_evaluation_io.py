@@ -1,0 +1,128 @@
+"""Bad input to the evaluation commands: each names the file, the line and the problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from nemi.errors import NemiInputError
+from nemi.evaluation import read_ground_truth, read_predictions
+from nemi.evaluation.cli import register
+
+GT = "video_id,t_start,t_end,label\nv1,1.0,5.0,A\nv1,10.0,12.0,B\nv2,0.0,3.0,A\nv2,4.0,6.0,Ambiguous\n"
+PRED = "video_id,t_start,t_end,score,label,extra\nv1,1.0,5.0,0.9,A,q\nv1,10.0,12.5,0.8,B,q\nv2,0.5,3.0,0.7,A,q\n"
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nemi")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "gt.csv").write_text(GT)
+    (tmp_path / "pred.csv").write_text(PRED)
+    return tmp_path
+
+
+def test_reads_and_drops_ambiguous(files):
+    gt = read_ground_truth(files / "gt.csv")
+    assert len(gt) == 3 and "Ambiguous" not in set(gt["label"])
+    assert len(read_ground_truth(files / "gt.csv", keep_ambiguous=True)) == 4
+    pred = read_predictions(files / "pred.csv", require_label=True)
+    assert list(pred.columns) == ["video_id", "t_start", "t_end", "score", "label", "line"]
+
+
+@pytest.mark.parametrize("kind", ["proposals", "detections"])
+def test_cli_writes_json_csv_and_table(files, kind, capsys):
+    out = files / "out.json"
+    rc = run(["evaluate", kind, "--gt", str(files / "gt.csv"), "--pred", str(files / "pred.csv"),
+              "--protocol", "thumos14", "--json", str(out), "--csv", str(files / "out.csv")])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["protocol"] == "thumos14" and res["n_videos"] == 2
+    if kind == "proposals":
+        assert set(res["AR@AN"]) == {"50", "100", "200", "500", "1000"} and 0 <= res["AUC"] <= 1
+    else:
+        assert set(res["mAP"]) == {"0.3", "0.4", "0.5", "0.6", "0.7"} and "AP_per_class" in res
+    assert (files / "out.csv").read_text().startswith("protocol,subset,n_videos,")
+    assert "protocol thumos14" in capsys.readouterr().out
+
+
+BAD_PRED = {
+    "missing column": ("video_id,t_start,score,label\nv1,1.0,0.9,A\n", r"missing column\(s\) \['t_end'\]"),
+    "negative start": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,-1.0,2.0,0.9,A\n",
+                       r"line 3: negative t_start"),
+    "reversed": ("video_id,t_start,t_end,score,label\nv1,5.0,2.0,0.9,A\n", r"line 2: reversed segment"),
+    "nan score": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,1,2,0.5,A\nv1,1.0,2.0,nan,A\n",
+                  r"line 4: score must be a finite number, got 'nan'"),
+    "text score": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,high,A\n", r"line 2: score must be a finite number"),
+    "empty score": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,,A\n", r"line 2: score must be a finite number"),
+    "unknown label": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,0.5,A\nv1,1.0,2.0,0.9,Cat\n",
+                      r"line 3: unknown label 'Cat'"),
+    "empty file": ("", r"empty file"),
+    "header only": ("video_id,t_start,t_end,score,label\n", r"no data rows"),
+    "empty label": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,0.5,\n", r"line 2: label is empty"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PRED))
+def test_bad_predictions_name_file_line_and_problem(files, case):
+    text, pattern = BAD_PRED[case]
+    bad = files / "bad.csv"
+    bad.write_text(text)
+    out = files / "out.json"
+    with pytest.raises(NemiInputError, match=pattern) as err:
+        run(["evaluate", "detections", "--gt", str(files / "gt.csv"), "--pred", str(bad),
+             "--protocol", "activitynet", "--json", str(out)])
+    assert str(bad) in str(err.value)
+    assert not out.exists() and not list(files.glob(".out.json.tmp-*"))
+
+
+def test_detections_need_labels(files):
+    (files / "nolabel.csv").write_text("video_id,t_start,t_end,score\nv1,1,2,0.5\n")
+    with pytest.raises(NemiInputError, match="missing column.*label"):
+        run(["evaluate", "detections", "--gt", str(files / "gt.csv"), "--pred", str(files / "nolabel.csv"),
+             "--protocol", "thumos14", "--json", str(files / "o.json")])
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("video_id,t_start,t_end,label\nv1,4.0,2.0,A\n", "line 2: reversed segment"),
+    ("video_id,start,end\nv1,1,2\n", "missing column"),
+    ("video_id,t_start,t_end,label\nv1,1.0,2.0,Ambiguous\n", "all rows were Ambiguous"),
+])
+def test_bad_ground_truth(tmp_path, text, pattern):
+    p = tmp_path / "gt.csv"
+    p.write_text(text)
+    with pytest.raises(NemiInputError, match=pattern):
+        read_ground_truth(p)
+
+
+def test_missing_file_and_subset(files):
+    with pytest.raises(NemiInputError, match="file not found"):
+        read_predictions(files / "nope.csv")
+    with pytest.raises(NemiInputError, match="neither a named subset"):
+        run(["evaluate", "proposals", "--gt", str(files / "gt.csv"), "--pred", str(files / "pred.csv"),
+             "--protocol", "thumos14", "--json", str(files / "o.json"), "--videos", "thumos14-999"])
+
+
+def test_predictions_only_for_unknown_videos_is_an_error(files):
+    (files / "far.csv").write_text("video_id,t_start,t_end,score\nzz,1,2,0.5\n")
+    with pytest.raises(NemiInputError, match="no proposal is left for any ground-truth video"):
+        run(["evaluate", "proposals", "--gt", str(files / "gt.csv"), "--pred", str(files / "far.csv"),
+             "--protocol", "activitynet", "--json", str(files / "o.json")])
+    with pytest.raises(NemiInputError, match="no ground-truth segment lies in a video that has predictions"):
+        run(["evaluate", "proposals", "--gt", str(files / "gt.csv"), "--pred", str(files / "far.csv"),
+             "--protocol", "thumos14-daps", "--json", str(files / "o.json")])
+
+
+def test_help_exits_zero():
+    for argv in (["evaluate", "--help"], ["evaluate", "proposals", "--help"], ["detect", "--help"],
+                 ["classify", "--help"], ["annotations", "export", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            run(argv)
+        assert exc.value.code == 0

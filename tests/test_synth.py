@@ -1,0 +1,175 @@
+"""The demo dataset: a pure plan, deterministic files, Thumos14-style annotations, HOG-visible changes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from nemi.errors import NemiInputError
+from nemi.io.provenance import sha256_file
+from nemi.synth import CLASSES, plan
+from nemi.synth.generate import generate, write_video
+
+TAU = 0.0715          # labels.hog.tau in config.yaml
+DECODE_FPS = 15       # decode.fps in config.yaml
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, n_videos=8, seed=0, test_fraction=0.5, workers=2)
+    return out
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_plan_is_pure_and_seeded():
+    assert plan(24, 0, 0.5) == plan(24, 0, 0.5)
+    assert plan(24, 1, 0.5) != plan(24, 0, 0.5)
+    assert [p.video_id for p in plan(3)] == ["demo000", "demo001", "demo002"]
+
+
+def test_default_plan_is_varied_and_consistent():
+    plans = plan(24, 0, 0.5)
+    assert sum(p.split == "test" for p in plans) == 12
+    assert len({p.fps for p in plans}) >= 3 and len({(p.width, p.height) for p in plans}) >= 3
+    assert all(12.0 <= p.duration_s <= 40.0 for p in plans)
+    assert all(p.width % 2 == 0 and p.height % 2 == 0 for p in plans)       # H.264 yuv420p
+    for split in ("train", "test"):
+        labels = {a.label for p in plans if p.split == split for a in p.actions}
+        assert labels == set(CLASSES)
+    assert sum(len(p.cuts) for p in plans) >= 24
+    for p in plans:
+        assert p.actions and p.scenes[0].t_start == 0 and p.scenes[-1].t_end == pytest.approx(p.duration_s)
+        for a, b in zip(p.scenes, p.scenes[1:]):
+            assert a.t_end == b.t_start and b.t_start - a.t_start >= 5.0 - 1e-9
+        for a in p.actions:
+            s = p.scenes[a.scene]
+            # background before and after every action, within its shot
+            assert s.t_start + 1.0 < a.t_start < a.t_end < s.t_end - 1.0
+            assert 2.0 - 0.1 <= a.t_end - a.t_start <= 6.0 + 0.1
+            assert round(a.t_start * p.fps, 6) == round(a.t_start * p.fps)   # on the source frame grid
+        ends = sorted((a.t_start, a.t_end) for a in p.actions)
+        assert all(e0 + 1.0 < s1 for (_, e0), (s1, _) in zip(ends, ends[1:]))
+
+
+def test_plan_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n_videos"):
+        plan(0)
+    with pytest.raises(ValueError, match="test_fraction"):
+        plan(4, 0, 1.5)
+
+
+def test_outputs_layout_and_formats(demo):
+    from nemi.annotations.thumos14 import read_thumos14_txt
+    from nemi.io.manifest import read_manifest
+
+    plans = plan(8, 0, 0.5)
+    manifest = read_manifest(demo / "videos.csv")
+    assert list(manifest["video_id"]) == [p.video_id for p in plans]
+    for p, row in zip(plans, manifest.itertuples()):
+        assert row.split == p.split and (row.width, row.height) == (p.width, p.height)
+        assert row.fps == pytest.approx(p.fps, abs=1e-5) and row.duration_s == pytest.approx(p.duration_s, abs=1e-5)
+        with av.open(row.path) as c:
+            s = c.streams.video[0]
+            assert (s.codec_context.name, s.width, s.height, s.frames) == ("h264", p.width, p.height, p.n_frames)
+            assert float(s.average_rate) == pytest.approx(p.fps)
+    gt = _csv(demo / "annotations" / "groundtruth.csv")
+    assert len(gt) == sum(len(p.actions) for p in plans)
+    assert set(gt[0]) == {"video_id", "t_start", "t_end", "label", "split"}
+    for split in ("train", "test"):
+        official = read_thumos14_txt(demo / "annotations" / split, split)
+        ours = [r for r in gt if r["split"] == split]
+        assert len(official) == len(ours)
+        assert sorted(zip(official["video_id"], official["label"])) == sorted((r["video_id"], r["label"]) for r in ours)
+        assert sorted(official["t_start"]) == pytest.approx(sorted(float(r["t_start"]) for r in ours), abs=1e-3)
+    changes = _csv(demo / "annotations" / "scene_changes.csv")
+    assert {c["kind"] for c in changes} == {"cut", "action_start", "action_end"}
+    assert len(changes) == sum(len(p.changes()) for p in plans)
+    meta = json.loads((demo / "synth.json").read_text())
+    assert meta["params"] == {"n_videos": 8, "seed": 0, "test_fraction": 0.5} and meta["stage"] == "synth"
+    assert not [f for f in demo.rglob("*") if ".tmp-" in f.name]
+
+
+def test_video_files_are_deterministic(demo, tmp_path):
+    p = min(plan(8, 0, 0.5), key=lambda q: q.n_frames)
+    again = tmp_path / "again.mp4"
+    write_video(p, again)
+    assert sha256_file(again) == sha256_file(demo / "videos" / f"{p.video_id}.mp4")
+
+
+def test_actions_look_different_per_class(tmp_path):
+    """Each class draws its own colour: the colour of what changed when the action began identifies it."""
+    from nemi.synth.render import CLASS_STYLE, render_frames
+
+    base = plan(1, 3)[0]
+    s = base.scenes[0]
+    for label in CLASSES:
+        a = replace(base.actions[0], label=label, scene=0, t_start=s.t_start + 1.5, t_end=s.t_start + 3.0,
+                    close_up=1.0)
+        p = replace(base, actions=(a,), n_frames=int(base.fps * 4))
+        frames = list(render_frames(p))
+        k_in = int(2.0 * base.fps)
+        before, during = frames[int(1.0 * base.fps)].astype(float), frames[k_in].astype(float)
+        changed = np.abs(during - before).sum(axis=2) > 60
+        colour = np.median(during[changed], axis=0)
+        nearest = min(CLASSES, key=lambda c: np.abs(colour - CLASS_STYLE[c][0]).sum())
+        assert nearest == label, (label, colour)
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    import argparse
+
+    from nemi.synth import cli
+
+    parser = argparse.ArgumentParser(prog="nemi")
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--n-videos", "0"])
+    with pytest.raises(NemiInputError, match="--n-videos"):
+        args.func(args)
+    assert not (tmp_path / "x").exists()
+
+
+def test_hog_finds_most_cuts(demo):
+    """HOG change detection (d_t > tau on the 15 fps timeline) against the demo's true changes.
+
+    Per kind of change: the share found within +-1 timeline frame; and the false-positive
+    rate: frames with d_t > tau farther than one frame from every true change.
+    """
+    from nemi.changes.hog_curve import hog_distance_curve
+    from nemi.decode import iter_timeline
+    from nemi.io.frames import decode_jpeg, encode_jpeg
+
+    found = {"cut": [0, 0], "action_start": [0, 0], "action_end": [0, 0]}
+    false_pos = frames_far = 0
+    for p in plan(8, 0, 0.5):
+        # as the pipeline sees them: decoded at 160x120, stored as JPEG q90, HOG at 96x128
+        frames = (decode_jpeg(encode_jpeg(f, 90))
+                  for f in iter_timeline(demo / "videos" / f"{p.video_id}.mp4", DECODE_FPS, 160, 120))
+        d = hog_distance_curve(frames)            # d[m] compares timeline frames m and m+1
+        near = np.zeros(len(d), bool)
+        for t, kind in p.changes():
+            j = math.ceil(t * DECODE_FPS - 1e-9)  # first timeline frame that shows the change
+            window = [m for m in (j - 2, j - 1, j) if 0 <= m < len(d)]
+            near[window] = True
+            found[kind][1] += 1
+            found[kind][0] += bool(window) and bool((d[window] > TAU).any())
+        false_pos += int((d[~near] > TAU).sum())
+        frames_far += int((~near).sum())
+    rate = {k: hit / n for k, (hit, n) in found.items()}
+    print(f"HOG change detection on the demo (tau={TAU}): found {found}, "
+          f"false positives {false_pos}/{frames_far} frames")
+    assert found["cut"][1] >= 8
+    assert rate["cut"] >= 0.8                       # camera cuts: clear HOG changes
+    assert rate["action_start"] >= 0.5 and rate["action_end"] >= 0.5   # close-up actions (75 % planned)
+    assert false_pos <= 0.02 * frames_far           # within-shot motion stays mostly below tau

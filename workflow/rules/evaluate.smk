@@ -1,0 +1,31 @@
+# Any proposal or detection CSV named in config["evaluation"]["predictions"] -> metrics
+# against the dataset's ground truth: results/<dataset>/evaluation/<name>.json (+ a one-row
+# .csv table). Later stages only have to write CSV files; an entry in the config evaluates it.
+# Helpers (nemi.evaluation.workflow) take the config explicitly; the rule file holds rules only.
+
+import nemi.evaluation
+import nemi.evaluation.workflow as evaluation_wf
+
+
+rule evaluate_predictions:
+    input:
+        gt=lambda wc: evaluation_wf.ground_truth(config, ground_truth_path()),
+        pred=lambda wc: evaluation_wf.entry(config, wc.name)["path"],
+    output:
+        json=f"{OUT}/evaluation/{{name}}.json",
+        csv=f"{OUT}/evaluation/{{name}}.csv",
+    log:
+        f"{LOGS}/evaluation/{{name}}.log",
+    benchmark:
+        f"{BENCH}/evaluation/{{name}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        kind=lambda wc: evaluation_wf.entry(config, wc.name)["kind"],
+        args=lambda wc: evaluation_wf.cli_args(config, wc.name),
+        # Listed so that the params trigger reruns the rule when the entry or the code's meaning changes.
+        settings=lambda wc: evaluation_wf.entry(config, wc.name),
+        version=nemi.evaluation.VERSION,
+    shell:
+        "nemi evaluate {params.kind} --gt {input.gt:q} --pred {input.pred:q} {params.args}"
+        " --json {output.json:q} --csv {output.csv:q} > {log} 2>&1"
