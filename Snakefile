@@ -16,6 +16,7 @@ include: "workflow/rules/decode.smk"
 include: "workflow/rules/changes.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -6,6 +6,8 @@ import os
 import yaml
 from snakemake.utils import validate
 
+from nemi.evaluation.workflow import detect_outputs
+from nemi.evaluation.workflow import outputs as evaluation_outputs
 from nemi.io.manifest import plan_shards, read_manifest
 
 # Stops the run before any job starts, naming the offending key; also fills defaults.
@@ -63,6 +65,7 @@ def final_outputs():
         shard=SHARDS,
     )
     outs += expand(f"{OUT}/frames/{{shard}}.skipped.csv", shard=SHARDS)
+    outs += evaluation_outputs(config, OUT) + detect_outputs(config, OUT)
     return outs
 
 

@@ -29,3 +29,23 @@ rule evaluate_predictions:
     shell:
         "nemi evaluate {params.kind} --gt {input.gt:q} --pred {input.pred:q} {params.args}"
         " --json {output.json:q} --csv {output.csv:q} > {log} 2>&1"
+
+
+rule detect:
+    input:
+        proposals=lambda wc: config["detect"]["runs"][wc.name]["proposals"],
+        scores=lambda wc: evaluation_wf.detect_scores(config, wc.name),
+    output:
+        f"{OUT}/detections/{{name}}.csv",
+    log:
+        f"{LOGS}/detect/{{name}}.log",
+    benchmark:
+        f"{BENCH}/detect/{{name}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        scores_flag=lambda wc: evaluation_wf.detect_scores_flag(config, wc.name),
+        detect_params=lambda wc: evaluation_wf.detect_params_json(config),
+    shell:
+        "nemi detect --proposals {input.proposals:q} {params.scores_flag} {input.scores:q}"
+        " --params {params.detect_params:q} --out {output:q} 2> {log}"
