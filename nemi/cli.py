@@ -22,6 +22,7 @@ STAGE_MODULES = (
     "nemi.changes.cli",
     "nemi.labels.cli",
     "nemi.features.cli",
+    "nemi.features.cli_i3d",
     "nemi.evaluation.cli",
     "nemi.inspect",
     "nemi.plot",
@@ -29,7 +30,7 @@ STAGE_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nemi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="nemi", description="NEMI pipeline stages; each rule of the Snakemake workflow calls one of these.")
     parser.add_argument("--version", action="version", version=f"nemi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -23,8 +23,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--height-px", type=int, default=96)
     h.add_argument("--width-px", type=int, default=128)
     h.set_defaults(func=_hog)
-    try:
-        from nemi.changes.cnn import register_cli
-    except ImportError:  # the CNN detector lives beside this one once the features stage exists
-        return
+    from nemi.changes.cnn import register_cli
+
     register_cli(kinds)

@@ -68,11 +68,16 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
     """Threshold the cached curves of every shard and write the dataset's pseudo-label JSON."""
     videos: dict[str, dict] = {}
     inputs = []
+    curve_params: dict = {}
     for path in sorted(map(str, curve_paths)):
-        file_kind, _, curves = read_curves(path)
+        file_kind, root, curves = read_curves(path)
         if file_kind != kind:
             raise NemiInputError(f"{path}: holds {file_kind} curves, expected {kind}")
         inputs.append({"path": path, "sha256": sha256_file(path)})
+        this = json.loads(root.get("params_json", "{}"))
+        if curve_params and this != curve_params:
+            raise NemiInputError(f"{path}: curve parameters {this} differ from the other shards' {curve_params}")
+        curve_params = this
         for vid, c in curves.items():
             if vid in videos:
                 raise NemiInputError(f"{path}: video {vid} also appears in another shard")
@@ -88,7 +93,7 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
             }
     doc = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "kind": kind,
-        "params": dict(params),
+        "params": {**params, "curve": curve_params},
         "source": {**provenance("labels"), "inputs": inputs},
         "videos": dict(sorted(videos.items())),
     }

@@ -18,3 +18,21 @@ rule changes_hog:
     shell:
         "nemi changes hog --frames {input.frames} --out {output} --cell-px {params.h[cell_px]}"
         " --height-px {params.h[height_px]} --width-px {params.h[width_px]} 2> {log}"
+
+
+rule changes_cnn:
+    input:
+        features=f"{OUT}/features/{{shard}}.h5",
+    output:
+        f"{OUT}/changes/cnn/{{shard}}.h5",
+    params:
+        metric=config["changes"]["cnn"]["metric"],
+    threads: 1
+    log:
+        f"{LOGS}/changes_cnn/{{shard}}.log",
+    benchmark:
+        f"{BENCH}/changes_cnn/{{shard}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    shell:
+        "nemi changes cnn --features {input.features:q} --out {output:q} --metric {params.metric} 2> {log}"

@@ -1,0 +1,84 @@
+# Frame shard -> feature shard of two-stream I3D snippet features (RGB 1024 + flow 1024),
+# or, with features.source: import, published per-video features -> the same layout.
+# A GPU for `features` is a site setting: `set-resources: features:gpu=1` in the slurm profile.
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+import nemi.features.extract as _extract
+import nemi.features.imported as _imported
+
+FEAT = config["features"]
+
+
+def weights_input(key):
+    """The weights file named by features.<key> as an input; stops the run before any job if it is missing.
+
+    A path some rule can make (e.g. the converted Kinetics weights) is left to that rule.
+    """
+    path = FEAT[key]
+    if key == "flow_weights" and path == _extract.CROSS_MODALITY:
+        return []
+    producible = set(globals().get("PRODUCIBLE_WEIGHTS", ()))
+    if not Path(path).is_file() and path not in producible:
+        raise WorkflowError(f"config key features.{key}: weights file {path} not found")
+    return [path]
+
+
+if FEAT["source"] == "extract":
+
+    rule features:
+        input:
+            frames=f"{OUT}/frames/{{shard}}.h5",
+            rgb_weights=weights_input("rgb_weights"),
+            flow_weights=weights_input("flow_weights"),
+        output:
+            f"{OUT}/features/{{shard}}.h5",
+        log:
+            f"{LOGS}/features/{{shard}}.log",
+        benchmark:
+            f"{BENCH}/features/{{shard}}.tsv"
+        conda:
+            "../../envs/nemi.yaml"
+        threads: 2
+        resources:
+            mem_mb=4000,
+        params:
+            f=FEAT,
+            version=_extract.VERSION,
+        shell:
+            "nemi features extract --frames {input.frames:q} --out {output:q}"
+            " --rgb-weights {params.f[rgb_weights]:q} --flow-weights {params.f[flow_weights]:q}"
+            " --flow-method {params.f[flow_method]} --snippet-frames {params.f[snippet_frames]}"
+            " --window-frames {params.f[window_frames]} --crop-px {params.f[crop_px]}"
+            " --batch-size {params.f[batch_size]} --device {params.f[device]} 2> {log}"
+
+else:
+    if not FEAT["import"]["dir"] or not Path(FEAT["import"]["dir"]).is_dir():
+        raise WorkflowError(
+            f"config key features.import.dir: feature directory {FEAT['import']['dir']} not found"
+        )
+
+    rule features_import:
+        input:
+            manifest=manifest_path(),
+        output:
+            f"{OUT}/features/{{shard}}.h5",
+        log:
+            f"{LOGS}/features_import/{{shard}}.log",
+        benchmark:
+            f"{BENCH}/features_import/{{shard}}.tsv"
+        conda:
+            "../../envs/nemi.yaml"
+        threads: 1
+        params:
+            i=FEAT["import"],
+            shard_size=config["videos"]["shard_size"],
+            version=_imported.VERSION,
+        shell:
+            "nemi features import --source-dir {params.i[dir]:q} --format {params.i[format]}"
+            " --stride-frames {params.i[stride_frames]} --window-frames {params.i[window_frames]}"
+            " --offset-frames {params.i[offset_frames]} --fps {params.i[fps]}"
+            " --manifest {input.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
+            " --out {output:q} 2> {log}"
