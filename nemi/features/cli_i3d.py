@@ -1,4 +1,4 @@
-"""``nemi i3d convert`` and ``nemi i3d classify``: get Kinetics-400 I3D weights and check them."""
+"""nemi i3d convert and nemi i3d classify: get the Kinetics-400 I3D weights and check them."""
 
 from __future__ import annotations
 

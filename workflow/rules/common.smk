@@ -13,6 +13,9 @@ from nemi.io.manifest import plan_shards, read_manifest
 # Stops the run before any job starts, naming the offending key; also fills defaults.
 validate(config, schema="../schemas/config.schema.yaml")
 
+if "cnn" in config["labels"]["kinds"] and "features" not in config:
+    raise ValueError("config: labels.kinds has cnn, which needs a features section (features.rgb_weights, ...)")
+
 DATASET = config["dataset"]
 OUT = f"results/{DATASET}"
 LOGS = f"{OUT}/logs"

