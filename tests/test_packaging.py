@@ -21,3 +21,11 @@ def test_every_rule_names_the_conda_env():
         text = smk.read_text()
         n_rules = text.count("\nrule ") + text.startswith("rule ")
         assert text.count('conda:\n        "../../envs/nemi.yaml"') == n_rules, smk.name
+
+
+def test_shipped_configs_match_the_schema():
+    import jsonschema
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    for path in [REPO / "config.yaml", *sorted((REPO / "workflow" / "configs").glob("*.yaml"))]:
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)

@@ -18,7 +18,10 @@ TINY = {
     "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1},
     "decode": {"fps": 10, "width_px": 128, "height_px": 96, "codec": "jpeg", "jpeg_quality": 90},
     "changes": {"hog": {"cell_px": 8, "height_px": 96, "width_px": 128}},
-    "labels": {"kinds": ["hog"], "hog": {"tau": 0.0715}},
+    "features": {"snippet_frames": 8, "window_frames": 16, "crop_px": 32, "flow_method": "dis",
+                 "rgb_weights": "random_rgb.pt", "flow_weights": "cross-modality", "batch_size": 4,
+                 "device": "cpu"},
+    "labels": {"kinds": ["hog", "cnn"], "hog": {"tau": 0.0715}, "cnn": {"ratio": 0.05, "rule": "top"}},
 }
 
 
@@ -39,7 +42,13 @@ def write_config(workdir: Path, cfg: dict) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    import torch
+
+    from nemi.features.i3d import build_i3d
+
     workdir = tmp_path_factory.mktemp("wf")
+    torch.manual_seed(0)  # a random-init network keeps the test offline; the real weights have their own tests
+    torch.save(build_i3d(3).state_dict(), workdir / "random_rgb.pt")
     write_config(workdir, TINY)
     res = snakemake(workdir)
     assert res.returncode == 0, res.stderr[-4000:]
@@ -47,10 +56,21 @@ def tiny_run(tmp_path_factory):
 
 
 def test_tiny_demo_runs_end_to_end(tiny_run):
+    import h5py
+
+    from nemi.labels.pseudo_labels import read_pseudo_labels
+
     out = tiny_run / "results" / "tiny"
-    assert (out / "pseudo_labels" / "hog.json").is_file()
-    pngs = sorted((out / "plots" / "timeline" / "hog").glob("shard*/*.png"))
-    assert len(pngs) == 3
+    for kind in ("hog", "cnn"):
+        doc = read_pseudo_labels(out / "pseudo_labels" / f"{kind}.json")
+        assert len(doc["videos"]) == 3 and doc["kind"] == kind
+        pngs = sorted((out / "plots" / "timeline" / kind).glob("shard*/*.png"))
+        assert len(pngs) == 3
+    assert read_pseudo_labels(out / "pseudo_labels" / "cnn.json")["params"]["rule"] == "cnn-top"
+    with h5py.File(out / "features" / "shard000.h5") as h5:
+        vid = sorted(h5)[0]
+        assert h5[vid]["rgb"].shape[1] == h5[vid]["flow"].shape[1] == 1024
+        assert "cross-modality" in h5.attrs["params_json"]
     assert not list((out / "frames").glob("*.h5")), "frame shards are temp() and must be gone"
     assert len(list((out / "changes" / "hog").glob("shard*.h5"))) == 2
     merged = yaml.safe_load((out / "config.merged.yaml").read_text())
@@ -59,14 +79,16 @@ def test_tiny_demo_runs_end_to_end(tiny_run):
     assert (out / "benchmarks" / "changes_hog" / "shard000.tsv").is_file()
 
 
-def test_changing_tau_reruns_only_labels_and_after(tiny_run):
-    write_config(tiny_run, {**TINY, "labels": {"kinds": ["hog"], "hog": {"tau": 0.09}}})
+@pytest.mark.parametrize(("kind", "change"), [("hog", {"tau": 0.09}), ("cnn", {"ratio": 0.2, "rule": "top"})])
+def test_changing_a_threshold_reruns_only_labels_and_after(tiny_run, kind, change):
+    """Decoding, HOG, features and curves are cached: only that kind's labels and pictures rerun."""
+    write_config(tiny_run, {**TINY, "labels": {**TINY["labels"], kind: change}})
     try:
         res = snakemake(tiny_run, "-n")
         assert res.returncode == 0, res.stderr[-3000:]
         jobs = planned_jobs(res.stdout + res.stderr)
-        assert set(jobs) == {"pseudo_labels", "plot_timeline", "all"}, jobs
-        assert jobs["plot_timeline"] == 2
+        assert jobs == {"pseudo_labels": 1, "plot_timeline": 2, "all": 1}, jobs
+        assert f"pseudo_labels/{kind}.json" in res.stdout + res.stderr
     finally:
         write_config(tiny_run, TINY)
 
@@ -84,8 +106,9 @@ def test_nothing_to_do_when_up_to_date(tiny_run):
         (lambda c: c["labels"]["hog"].update(tau=-0.1), "tau"),
         (lambda c: c["decode"].update(fps="fast"), "fps"),
         (lambda c: c.update(decoder={}), "decoder"),
+        (lambda c: c["features"].update(rgb_weights="nowhere/rgb.pt"), "features.rgb_weights"),
     ],
-    ids=["misspelt-key", "negative-tau", "wrong-type", "unknown-section"],
+    ids=["misspelt-key", "negative-tau", "wrong-type", "unknown-section", "missing-weights"],
 )
 def test_bad_config_stops_before_any_job(tmp_path, change, needle):
     cfg = yaml.safe_load(yaml.safe_dump(TINY))
@@ -94,7 +117,8 @@ def test_bad_config_stops_before_any_job(tmp_path, change, needle):
     res = snakemake(tmp_path, "-n")
     assert res.returncode != 0
     err = res.stdout + res.stderr
-    assert needle in err and "validat" in err.lower()
+    assert needle in err
+    assert "validat" in err.lower() or "nowhere/rgb.pt" in err
     assert not (tmp_path / "results").exists()
 
 
