@@ -25,14 +25,14 @@ rule changes_cnn:
         features=f"{OUT}/features/{{shard}}.h5",
     output:
         f"{OUT}/changes/cnn/{{shard}}.h5",
-    params:
-        metric=config["changes"]["cnn"]["metric"],
-    threads: 1
     log:
         f"{LOGS}/changes_cnn/{{shard}}.log",
     benchmark:
         f"{BENCH}/changes_cnn/{{shard}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    threads: 1
+    params:
+        metric=config["changes"]["cnn"]["metric"],
     shell:
         "nemi changes cnn --features {input.features:q} --out {output:q} --metric {params.metric} 2> {log}"

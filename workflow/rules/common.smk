@@ -2,11 +2,15 @@
 
 import json
 import os
+from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
+from snakemake.exceptions import WorkflowError
+
 from nemi.evaluation.workflow import detect_outputs
+from nemi.features.extract import CROSS_MODALITY
 from nemi.evaluation.workflow import outputs as evaluation_outputs
 from nemi.io.manifest import plan_shards, read_manifest
 
@@ -14,7 +18,9 @@ from nemi.io.manifest import plan_shards, read_manifest
 validate(config, schema="../schemas/config.schema.yaml")
 
 if "cnn" in config["labels"]["kinds"] and "features" not in config:
-    raise ValueError("config: labels.kinds has cnn, which needs a features section (features.rgb_weights, ...)")
+    raise ValueError(
+        "config: labels.kinds has cnn, which needs a features section (features.rgb_weights, ...)"
+    )
 
 DATASET = config["dataset"]
 OUT = f"results/{DATASET}"
@@ -58,6 +64,45 @@ def ground_truth_path():
     if config["videos"]["source"] == "synth":
         return f"{SYNTH_DIR}/annotations/groundtruth.csv"
     return config["videos"]["annotations"]
+
+
+def shard_videos(wildcards):
+    ids = SHARDS[wildcards.shard]
+    if config["videos"]["source"] == "synth":
+        return [f"{SYNTH_DIR}/videos/{v}.mp4" for v in ids]
+    # Missing videos are left to `nemi decode`, which fails naming them or, with
+    # on_error: skip, records them and goes on; existing ones are inputs so that a
+    # replaced video is decoded again.
+    return [p for p in (VIDEO_PATHS[v] for v in ids) if os.path.exists(p)]
+
+
+def labels_args(kind):
+    p, common = (
+        config["labels"][kind],
+        "--max-activity-frames {} --min-activity-frames {}",
+    )
+    common = common.format(p["max_activity_frames"], p["min_activity_frames"])
+    if kind == "hog":
+        local = " --local-test" if p["local_test"] else ""
+        return (
+            f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
+            f" --local-std-factor {p['local_std_factor']} {common}"
+        )
+    return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
+
+
+def weights_input(key):
+    """The weights file named by features.<key> as an input; stops the run before any job if it is missing.
+
+    A path some rule can make (e.g. the converted Kinetics weights) is left to that rule.
+    """
+    path = config["features"][key]
+    if key == "flow_weights" and path == CROSS_MODALITY:
+        return []
+    producible = set(globals().get("PRODUCIBLE_WEIGHTS", ()))  # from weights.smk
+    if not Path(path).is_file() and path not in producible:
+        raise WorkflowError(f"config key features.{key}: weights file {path} not found")
+    return [path]
 
 
 def final_outputs():

@@ -1,16 +1,6 @@
 # Videos of a shard -> one HDF5 file of frames on the fixed timeline (temporary).
 
 
-def shard_videos(wildcards):
-    ids = SHARDS[wildcards.shard]
-    if config["videos"]["source"] == "synth":
-        return [f"{SYNTH_DIR}/videos/{v}.mp4" for v in ids]
-    # Missing videos are left to `nemi decode`, which fails naming them or, with
-    # on_error: skip, records them and goes on; existing ones are inputs so that a
-    # replaced video is decoded again.
-    return [p for p in (VIDEO_PATHS[v] for v in ids) if os.path.exists(p)]
-
-
 rule decode:
     input:
         manifest=manifest_path(),

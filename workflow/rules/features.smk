@@ -12,20 +12,6 @@ import nemi.features.imported as _imported
 FEAT = config.get("features")
 
 
-def weights_input(key):
-    """The weights file named by features.<key> as an input; stops the run before any job if it is missing.
-
-    A path some rule can make (e.g. the converted Kinetics weights) is left to that rule.
-    """
-    path = FEAT[key]
-    if key == "flow_weights" and path == _extract.CROSS_MODALITY:
-        return []
-    producible = set(globals().get("PRODUCIBLE_WEIGHTS", ()))
-    if not Path(path).is_file() and path not in producible:
-        raise WorkflowError(f"config key features.{key}: weights file {path} not found")
-    return [path]
-
-
 if FEAT is None:
     pass  # no features section: HOG-only runs; common.smk refuses cnn labels without it
 elif FEAT["source"] == "extract":

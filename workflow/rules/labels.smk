@@ -2,21 +2,6 @@
 # Thresholds live only here: changing tau reruns this rule and what follows, nothing before.
 
 
-def labels_args(kind):
-    p, common = (
-        config["labels"][kind],
-        "--max-activity-frames {} --min-activity-frames {}",
-    )
-    common = common.format(p["max_activity_frames"], p["min_activity_frames"])
-    if kind == "hog":
-        local = " --local-test" if p["local_test"] else ""
-        return (
-            f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
-            f" --local-std-factor {p['local_std_factor']} {common}"
-        )
-    return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
-
-
 rule pseudo_labels:
     input:
         lambda wc: expand(f"{OUT}/changes/{wc.kind}/{{shard}}.h5", shard=SHARDS),

@@ -15,7 +15,7 @@ rule synth:
         "../../envs/nemi.yaml"
     threads: 2
     params:
-        out=SYNTH_DIR,
+        out=lambda wc, output: os.path.dirname(output.manifest),
         n_videos=config["synth"]["n_videos"],
         seed=config["synth"]["seed"],
         test_fraction=config["synth"]["test_fraction"],
