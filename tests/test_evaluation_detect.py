@@ -54,7 +54,6 @@ def test_detections_fuse_top_k_and_cap():
         DetectParams.from_dict({"top_k": 3})
 
 
-@pytest.mark.skipif(not UNET.is_file(), reason="shared/data not present")
 def test_unet_scores_columns_and_rows():
     table = read_unet_scores(UNET, THUMOS14_CLASSES, THUMOS14_UCF101_IDS)
     raw = np.load(UNET)
