@@ -1,6 +1,7 @@
 """Wall time of nemi.evaluation against straightforward per-proposal loops of the same definitions.
 
-Input: the Thumos14 test ground truth (213 videos, official files in shared/data),
+Input: the Thumos14 test ground truth (official files in shared/data: 212 videos with actions
+once Ambiguous is dropped; fps 30 for every video),
 1,000 random proposals per video (30% jittered copies of ground truth) and 400
 labelled detections per video.  Each protocol runs once with nemi's vectorised
 code and once with a plain Python loop over proposals (written here from the

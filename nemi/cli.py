@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from nemi import __version__
@@ -30,7 +29,8 @@ STAGE_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nemi", description="NEMI pipeline stages; each rule of the Snakemake workflow calls one of these.")
+    parser = argparse.ArgumentParser(
+        prog="nemi", description="NEMI pipeline stages; each rule of the Snakemake workflow calls one of these.")
     parser.add_argument("--version", action="version", version=f"nemi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -45,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NemiInputError as err:
-        logging.getLogger("nemi").error("%s", err)
         print(f"nemi: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `nemi inspect X | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ logger = logging.getLogger("nemi")
 
 
 def setup_logging(verbose: bool = False) -> None:
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     if logger.handlers:
+        # Called again in one process (tests, notebooks): follow the current stderr.
+        for h in logger.handlers:
+            if isinstance(h, logging.StreamHandler):
+                h.stream = sys.stderr  # not setStream(): it flushes the old stream, which may be closed
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))

@@ -55,7 +55,8 @@ def plot_timeline(curve_path: str, labels_path: str, video_id: str, out_path: st
     if kind == "cnn" and mask.any():
         # The "top" rule has no fixed threshold: show the smallest change it marked.
         level = float(c.distance[mask].min())
-        ax.axhline(level, color="tab:red", lw=1, ls="--", label=f"{params['rule']} {params['ratio']:g}: d >= {level:.3g}")
+        ax.axhline(level, color="tab:red", lw=1, ls="--",
+                   label=f"{params['rule']} {params['ratio']:g}: d >= {level:.3g}")
     for t in c.t_s[mask]:
         ax.axvline(t, color="tab:red", lw=0.6, alpha=0.6)
     ax.set_ylabel("distance")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import nemi.annotations as A
+from nemi.evaluation.proposals import snap_to_frames
 from nemi.evaluation import evaluate_detections, evaluate_proposals, read_ground_truth
 from nemi.evaluation.cli import register
 
@@ -108,6 +109,8 @@ def test_perfect_predictions_on_real_thumos14_score_one(tmp_path, protocol):
     gt = read_ground_truth(out)
     assert gt["video_id"].nunique() == 212 and len(gt) == 3358
     pred = gt.assign(score=np.linspace(1.0, 0.5, len(gt)))
+    if protocol == "thumos14-daps":  # DAPs compares whole ground-truth frames: perfect = on frames
+        pred = snap_to_frames(pred)
     res = evaluate_proposals(gt, pred, protocol)
     assert res["curve"]["AR"][-1] == 1.0
     if protocol != "thumos14-daps":
@@ -139,3 +142,13 @@ def test_export_subset_and_split(tmp_path):
     assert _run(["annotations", "export", "--format", "rtd-thumos14-json", "--path",
                  str(TH / "thumos14_anno_action.json"), "--split", "val", "--out", str(out2)]) == 0
     assert read_ground_truth(out2, keep_ambiguous=True)["video_id"].nunique() == 200
+
+
+
+def test_daps_ground_truth_frames_are_rounded_seconds_as_in_rtds_csv():
+    """thumos14-daps rounds t * fps to whole frames: exactly the f-init / f-end of RTD-Net's ground truth."""
+    raw = pd.read_csv(TH / "thumos14_test_groundtruth.csv")
+    fps = raw["frame-rate"].astype(float)
+    assert (np.round(raw["t-init"] * fps) == raw["f-init"]).all()
+    assert (np.round(raw["t-end"] * fps) == raw["f-end"]).all()
+    assert (raw["t-init"] * fps != raw["f-init"]).sum() > 500  # unrounded frames would differ on many rows

@@ -10,6 +10,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from nemi.io.provenance import sha256_file
 import pytest
 
 from nemi.decode import DecodeParams, SourceStats, decode_shard, iter_timeline, timeline_frame_count
@@ -153,6 +155,7 @@ def test_shard_layout_and_attrs(tmp_path):
         assert (info.source_fps, info.source_frame_count, info.duration_s) == (28.0, 280, 10.0)
         assert (info.target_fps, info.frame_count, info.width, info.height) == (15.0, 150, 160, 120)
         assert info.source_path.endswith("mmaction2_demo.mp4")
+        assert r.h5["demo"].attrs["source_sha256"] == sha256_file(VIDEOS / "mmaction2_demo.mp4")
         frames = list(r.iter_frames("demo"))
         assert len(frames) == 150 and frames[0].shape == (120, 160, 3)
         assert np.allclose(r.h5["demo"]["t_s"][:3], [0, 1 / 15, 2 / 15])

@@ -67,17 +67,20 @@ BAD_PRED = {
     "empty file": ("", r"empty file"),
     "header only": ("video_id,t_start,t_end,score,label\n", r"no data rows"),
     "empty label": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,0.5,\n", r"line 2: label is empty"),
+    "extra field": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,0.5,A\nv1,0,10,20,0.5,A\n",
+                    r"Expected 5 fields in line 3, saw 6"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_PRED))
-def test_bad_predictions_name_file_line_and_problem(files, case):
+@pytest.mark.parametrize(("kind", "case"), [("detections", c) for c in sorted(BAD_PRED)]
+                         + [("proposals", c) for c in sorted(BAD_PRED) if "label" not in c])
+def test_bad_predictions_name_file_line_and_problem(files, case, kind):
     text, pattern = BAD_PRED[case]
     bad = files / "bad.csv"
     bad.write_text(text)
     out = files / "out.json"
     with pytest.raises(NemiInputError, match=pattern) as err:
-        run(["evaluate", "detections", "--gt", str(files / "gt.csv"), "--pred", str(bad),
+        run(["evaluate", kind, "--gt", str(files / "gt.csv"), "--pred", str(bad),
              "--protocol", "activitynet", "--json", str(out)])
     assert str(bad) in str(err.value)
     assert not out.exists() and not list(files.glob(".out.json.tmp-*"))

@@ -236,3 +236,8 @@ def test_real_i3d_cross_modality_through_the_pipeline(tmp_path):
     with torch.inference_mode():
         one = models.rgb.extract_features(torch.from_numpy(rgb)).numpy()
     np.testing.assert_allclose(f[0, :1024], one[0], rtol=1e-4, atol=1e-5)
+
+
+def test_window_and_snippet_must_differ_by_an_even_number():
+    with pytest.raises(ValueError, match="must be even"):
+        ExtractParams(snippet_frames=8, window_frames=15)

@@ -116,3 +116,43 @@ def test_wrong_kind_is_refused(tmp_path):
     with pytest.raises(NemiInputError, match="holds hog curves"):
         make_pseudo_labels([curves], tmp_path / "x.json", dataset="toy", kind="cnn", params=PARAMS)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_activity_edges_follow_the_curves_own_times(tmp_path):
+    """Imported features have their own stride, window and offset: seconds come from the curve's t_s."""
+    n, step_s = 20, 4 / 30                       # ActionFormer: stride 4 frames at 30 fps, window 16
+    t_s = (np.arange(n - 1) * 4 + 8 + 2) / 30    # boundary k|k+1 midway between feature centres
+    d = np.full(n - 1, 0.01, dtype=np.float32)
+    d[9] = 0.5                                   # change between features 9 and 10
+    curve = ChangeCurve(distance=d, t_s=t_s, n_steps=n, step_s=step_s, duration_s=92 / 30,
+                        attrs={"fps": 30.0, "frames_per_step": 4})
+    write_curves(tmp_path / "c.h5", "cnn", {"v": curve}, {"params_json": "{}"})
+    params = {"rule": "cnn-relative", "cnn_rule": "relative", "ratio": 0.1, "max_activity_frames": 300,
+              "min_activity_frames": 4}
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
+    acts = doc["videos"]["v"]["activities"]
+    assert acts == [[0.0, round(t_s[9], 6)], [round(t_s[9], 6), round(92 / 30, 6)]]
+
+
+def test_max_activity_length_is_never_exceeded_in_frames(tmp_path):
+    n = 100  # snippets of 8 frames: 300 frames = 37.5 snippets, so at most 37
+    curve = ChangeCurve(distance=np.zeros(n - 1, np.float32), t_s=np.arange(1, n) * 8 / 30, n_steps=n,
+                        step_s=8 / 30, duration_s=n * 8 / 30, attrs={"fps": 30.0, "frames_per_step": 8})
+    write_curves(tmp_path / "c.h5", "cnn", {"v": curve}, {"params_json": "{}"})
+    params = {"rule": "cnn-relative", "cnn_rule": "relative", "ratio": 0.1, "max_activity_frames": 300,
+              "min_activity_frames": 8}
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
+    lengths_frames = [(e - s) * 30 for s, e in doc["videos"]["v"]["activities"]]
+    assert max(lengths_frames) <= 300 + 1e-6 and len(lengths_frames) == 3
+
+
+def test_labels_cli_refuses_bad_values_with_a_message(tmp_path, capsys):
+    from nemi.cli import main
+
+    curves = _curve_file(tmp_path / "c.h5")
+    base = ["labels", "--dataset", "toy", "--curves", str(curves), "--out", str(tmp_path / "o.json")]
+    assert main([*base, "--kind", "cnn", "--ratio", "2", "--cnn-rule", "top"]) == 2
+    assert "ratio" in capsys.readouterr().err
+    assert main([*base, "--kind", "hog", "--local-window-frames", "10"]) == 0  # unused without --local-test
+    assert main([*base, "--kind", "hog", "--local-test", "--local-window-frames", "10"]) == 2
+    assert "local_window_frames must be odd" in capsys.readouterr().err

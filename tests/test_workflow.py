@@ -137,9 +137,12 @@ def test_evaluate_and_detect_rules_on_perfect_predictions(tiny_run):
         "evaluation": {"predictions": {
             "perfect_props": {"path": "props.csv", "kind": "proposals", "protocol": "thumos14"},
             "fused": {"path": "results/tiny/detections/fused.csv", "kind": "detections", "protocol": "thumos14"},
+            "own": {"path": "results/tiny/detections/own.csv", "kind": "detections", "protocol": "thumos14"},
         }},
-        "detect": {"top_k_classes": 1, "runs": {"fused": {"proposals": "props.csv",
-                                                          "class_scores": "class_scores.csv"}}},
+        "detect": {"top_k_classes": 1, "runs": {
+            "fused": {"proposals": "props.csv", "class_scores": "class_scores.csv"},
+            "own": {"proposals": "props.csv", "classifier": True},  # scores from rule classify
+        }},
     }
     write_config(tiny_run, cfg)
     try:
@@ -152,5 +155,10 @@ def test_evaluate_and_detect_rules_on_perfect_predictions(tiny_run):
             assert dets["average_mAP"] == 1.0
         else:  # top-1 class per video: videos holding two classes lose the other one's actions
             assert 0 < dets["average_mAP"] < 1.0
+        scores = pd.read_csv(tiny_run / "results/tiny/classify/class_scores.csv")
+        assert set(scores["video_id"]) == set(gt["video_id"]) | set(scores["video_id"])
+        assert scores["score"].between(0, 1).all()
+        own = json.loads((tiny_run / "results/tiny/evaluation/own.json").read_text())
+        assert 0 <= own["average_mAP"] <= 1
     finally:
         write_config(tiny_run, TINY)

@@ -54,7 +54,7 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame
     if not p.is_file():
         raise NemiInputError(f"{p}: file not found")
     try:
-        df = pd.read_csv(p)
+        df = pd.read_csv(p, index_col=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
         raise NemiInputError(f"{p}: not a readable CSV file ({err})") from None
     missing = [c for c in required if c not in df.columns]

@@ -15,9 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=int, required=True, help="videos per shard")
     p.add_argument("--out", required=True, help="output frame shard (.h5)")
     p.add_argument("--skipped", required=True, help="output CSV of skipped videos (video_id,path,reason)")
-    p.add_argument("--fps", type=float, default=15.0, help="frames per second of the fixed timeline")
-    p.add_argument("--width-px", type=int, default=160, help="working width in pixels")
-    p.add_argument("--height-px", type=int, default=120, help="working height in pixels")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the fixed timeline")
+    p.add_argument("--width-px", type=int, default=340, help="working width in pixels")
+    p.add_argument("--height-px", type=int, default=256, help="working height in pixels")
     p.add_argument("--codec", choices=("jpeg", "raw"), default="jpeg", help="frame storage")
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1..100")
     p.add_argument("--on-error", choices=("fail", "skip"), default="fail",

@@ -19,7 +19,7 @@ from nemi.decode.timeline import SourceStats, iter_timeline
 from nemi.errors import NemiInputError
 from nemi.io.atomic import atomic_output
 from nemi.io.frames import CODECS, FrameShardWriter
-from nemi.io.provenance import provenance
+from nemi.io.provenance import provenance, sha256_file
 from nemi.log import Progress
 
 log = logging.getLogger("nemi.decode")
@@ -82,6 +82,7 @@ def decode_shard(videos: list[tuple[str, str]], out: str | os.PathLike, skipped_
                     continue
                 # the source facts are only known once the stream has been read to its end
                 writer.h5[video_id].attrs.update(stats.attrs())
+                writer.h5[video_id].attrs["source_sha256"] = sha256_file(path)
                 progress.video_done(video_id)
     progress.close()
     with atomic_output(skipped_csv) as tmp:

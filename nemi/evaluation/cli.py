@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--train-features", nargs="+", required=True, help="feature shards (HDF5) of the training split")
     c.add_argument("--train-gt", required=True, help="ground-truth CSV of the training split (labels)")
     c.add_argument("--features", nargs="+", required=True, help="feature shards of the videos to score")
+    c.add_argument("--manifest", help="video manifest: train on the videos of --train-split only "
+                   "(those without actions as negatives)")
+    c.add_argument("--train-split", default="train", help="split of the manifest to train on (with --manifest)")
     c.add_argument("--l2", type=float, default=1e-3, help="L2 weight on the logistic-regression weights")
     c.add_argument("--out", required=True, help="class-score CSV video_id,label,score")
     c.add_argument("--model-out", help="also save the fitted model (.npz)")
@@ -103,7 +106,10 @@ def _detect(args: argparse.Namespace) -> int:
         scores = read_unet_scores(args.unet_scores, THUMOS14_CLASSES, THUMOS14_UCF101_IDS)
     else:
         scores = read_class_scores(args.class_scores)
-    dets = detections_from_proposals(proposals, scores, params)
+    try:
+        dets = detections_from_proposals(proposals, scores, params)
+    except NemiInputError as err:
+        raise NemiInputError(f"{args.proposals} with {args.unet_scores or args.class_scores}: {err}") from None
     write_csv(args.out, dets)
     print(f"{args.out}: {len(dets)} detections in {dets['video_id'].nunique()} videos")
     return 0
@@ -124,12 +130,24 @@ def _classify(args: argparse.Namespace) -> int:
     if "label" not in gt.columns:
         raise NemiInputError(f"{args.train_gt}: no label column; the classifier needs labels")
     ids, x = load_video_descriptors(args.train_features)
-    labelled = set(gt["video_id"])
-    keep = [i for i, v in enumerate(ids) if v in labelled]
-    if not keep:
+    if args.manifest:
+        # The split decides who trains: a training video without actions is a negative example,
+        # and no video of another split is ever seen, whatever the feature shards hold.
+        from nemi.io.manifest import read_manifest
+
+        split = read_manifest(args.manifest).set_index("video_id")["split"]
+        train = set(split.index[split == args.train_split])
+        if not train:
+            raise NemiInputError(f"{args.manifest}: no video in split {args.train_split!r}")
+        gt = gt[gt["video_id"].isin(train)]
+        keep = [i for i, v in enumerate(ids) if v in train]
+    else:
+        labelled = set(gt["video_id"])
+        keep = [i for i, v in enumerate(ids) if v in labelled]
+        if len(keep) < len(ids):
+            log.warning("%d training videos without ground truth are left out", len(ids) - len(keep))
+    if not keep or gt.empty:
         raise NemiInputError(f"{args.train_gt}: none of the {len(ids)} training videos has ground truth")
-    if len(keep) < len(ids):
-        log.warning("%d training videos without ground truth are left out", len(ids) - len(keep))
     ids = [ids[i] for i in keep]
     classes = sorted(set(gt["label"]))
     model = train_video_classifier(x[keep], multi_hot(ids, gt, classes), classes, l2=args.l2)

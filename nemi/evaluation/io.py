@@ -31,7 +31,8 @@ def _read_csv(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFram
     if not p.is_file():
         raise NemiInputError(f"{p}: file not found")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+        # index_col=False: a row with an extra field is an error naming its line, never a shifted row.
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False)
     except pd.errors.EmptyDataError:
         raise NemiInputError(f"{p}: empty file (expected a header line with {', '.join(required)})") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:

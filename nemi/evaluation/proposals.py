@@ -94,7 +94,12 @@ def daps_curve(gt: pd.DataFrame, pred: pd.DataFrame, thresholds: np.ndarray,
     """DAPs AR-AN curve on frames: (recall (T, 200), average recall (200,), AN (200,)).
 
     Seconds become frames as ``t * fps`` with the video's ``fps`` from the ground
-    truth when it has that column, else ``default_fps``.
+    truth when it has that column, else ``default_fps``. Ground-truth frames are
+    rounded to whole frames: DAPs and RTD-Net read the integer ``f-init``/``f-end``
+    columns of the Thumos14 ground truth, which are ``round(t * fps)`` on every row.
+    Prediction frames keep their fraction (RTD-Net's proposals are float frames) but are
+    rounded to 1e-6 frame, which removes the floating-point noise of ``t * fps`` that
+    would otherwise decide matches at tIoU = 1.0.
     """
     gt_rows, pred_rows = group_rows(gt["video_id"]), group_rows(pred["video_id"])
     fps = _fps_of_videos(gt, default_fps)
@@ -110,7 +115,7 @@ def daps_curve(gt: pd.DataFrame, pred: pd.DataFrame, thresholds: np.ndarray,
             continue  # no positives, no matches: it only counts in the number of videos
         f = fps.get(vid, default_fps)
         p_idx = p_idx[descending_order(scores[p_idx])]
-        tiou = tiou_matrix_frames(gt_seg[g_idx] * f, pred_seg[p_idx] * f)
+        tiou = tiou_matrix_frames(np.round(gt_seg[g_idx] * f), np.round(pred_seg[p_idx] * f, 6))
         budgets = (len(p_idx) * pcn).astype(np.int64)
         matches += _count_covered(first_hits(tiou, thresholds), budgets)
         positives += len(g_idx)
@@ -146,3 +151,14 @@ def read_anet_curve(avg_recall: np.ndarray, max_an: float, an: float) -> float:
         return float(avg_recall[int(round(k)) - 1])
     grid = np.arange(1, 101) / 100.0 * max_an
     return float(np.interp(an, grid, avg_recall))
+
+
+def snap_to_frames(segments: pd.DataFrame, default_fps: float = 30.0) -> pd.DataFrame:
+    """``segments`` with t_start/t_end moved onto whole frames of their video's ``fps``.
+
+    Under thumos14-daps the ground truth is compared in whole frames, so a perfect
+    prediction is the ground truth on whole frames, not the ground truth in seconds.
+    """
+    fps = segments["fps"].astype(float) if "fps" in segments.columns else default_fps
+    return segments.assign(t_start=np.round(segments["t_start"] * fps) / fps,
+                           t_end=np.round(segments["t_end"] * fps) / fps)

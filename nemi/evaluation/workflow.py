@@ -51,9 +51,12 @@ def _detect_run(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
         raise ValueError(f"config: detect.runs has no entry {name!r}") from None
 
 
-def detect_scores(config: Mapping[str, Any], name: str) -> str:
-    """The video-level class-score file of a detection run (uNet npy or class-score CSV)."""
+def detect_scores(config: Mapping[str, Any], name: str, out: str) -> str:
+    """The video-level class-score file of a detection run: uNet npy, a class-score CSV, or
+    the built-in classifier's scores (rule classify)."""
     run = _detect_run(config, name)
+    if run.get("classifier"):
+        return f"{out}/classify/class_scores.csv"
     return run.get("unet_scores") or run["class_scores"]
 
 
@@ -62,10 +65,10 @@ def detect_scores_flag(config: Mapping[str, Any], name: str) -> str:
 
 
 def detect_params_json(config: Mapping[str, Any]) -> str:
-    """``nemi detect --params``: the detect section without its list of runs."""
+    """``nemi detect --params``: the detect section without its runs and classifier settings."""
     import json
 
-    return json.dumps({k: v for k, v in config["detect"].items() if k != "runs"}, sort_keys=True)
+    return json.dumps({k: v for k, v in config["detect"].items() if k not in ("runs", "classifier")}, sort_keys=True)
 
 
 def detect_outputs(config: Mapping[str, Any], out: str) -> list[str]:

@@ -17,6 +17,13 @@ def _extract(args: argparse.Namespace) -> int:
         from nemi.errors import NemiInputError
 
         raise NemiInputError(f"features: {err}") from err
+    if args.threads:
+        import cv2
+        import torch
+
+        # Stay within the job's share of the node: torch and OpenCV default to every core.
+        torch.set_num_threads(args.threads)
+        cv2.setNumThreads(args.threads)
     models = load_stream_models(args.rgb_weights, args.flow_weights)
     extract_shard(args.frames, args.out, params, models)
     return 0
@@ -59,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = cmds.add_parser("extract", help="frame shard -> feature shard (RGB + flow I3D, 1024 + 1024 per snippet)")
     e.add_argument("--frames", required=True, help="frame shard (.h5) from nemi decode")
     e.add_argument("--out", required=True, help="feature shard (.h5) to write")
+    e.add_argument("--threads", type=int, default=0, help="CPU threads for torch and OpenCV (0: their default)")
     e.add_argument("--rgb-weights", required=True, help="RGB I3D weights file (nemi or piergiaj format)")
     e.add_argument("--flow-weights", required=True,
                    help="flow I3D weights file, or 'cross-modality' to initialise the flow stream from the RGB weights")

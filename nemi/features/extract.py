@@ -55,6 +55,10 @@ class ExtractParams:
             raise ValueError(f"crop_px must be >= 32 (I3D downsamples space by 32), not {self.crop_px}")
         if self.flow_method not in FLOW_METHODS:
             raise ValueError(f"flow_method must be one of {FLOW_METHODS}, not {self.flow_method!r}")
+        if (self.window_frames - self.snippet_frames) % 2:
+            # Otherwise no whole-frame window is centred on the snippet: t_center_s would be off by half a frame.
+            raise ValueError(f"window_frames - snippet_frames must be even, not {self.window_frames} - "
+                             f"{self.snippet_frames}")
 
 
 @dataclass

@@ -20,13 +20,15 @@ def _run(args: argparse.Namespace) -> int:
     common = {"max_activity_frames": args.max_activity_frames, "min_activity_frames": args.min_activity_frames}
     if args.kind == "hog":
         _positive("tau", args.tau)
-        if args.local_window_frames % 2 == 0:
+        if args.local_test and args.local_window_frames % 2 == 0:
             raise NemiConfigError(f"labels: local_window_frames must be odd, got {args.local_window_frames}")
         params = {"rule": "hog-threshold", "tau": args.tau, "local_test": args.local_test,
                   "local_window_frames": args.local_window_frames, "local_std_factor": args.local_std_factor,
                   **common}
     else:
         _positive("ratio", args.ratio, allow_zero=False)
+        if args.cnn_rule == "top" and args.ratio > 1:
+            raise NemiConfigError(f"labels: ratio is the share of changes marked by rule top, <= 1; got {args.ratio}")
         params = {"rule": f"cnn-{args.cnn_rule}", "cnn_rule": args.cnn_rule, "ratio": args.ratio, **common}
     make_pseudo_labels(args.curves, args.out, dataset=args.dataset, kind=args.kind, params=params)
     return 0
@@ -43,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--local-window-frames", type=int, default=11)
     p.add_argument("--local-std-factor", type=float, default=1.5)
     p.add_argument("--ratio", type=float, default=0.01, help="cnn: the paper's ratio")
-    p.add_argument("--cnn-rule", default="top", help="cnn: how the ratio is applied")
+    p.add_argument("--cnn-rule", default="top", choices=("top", "relative"),
+                   help="cnn: top = the largest ratio share of changes; relative = every change above ratio")
     p.add_argument("--max-activity-frames", type=int, default=300)
     p.add_argument("--min-activity-frames", type=int, default=2)
     p.set_defaults(func=_run)

@@ -7,13 +7,14 @@ from HOG curves (one step per frame) and CNN curves (one step per snippet) read 
 from __future__ import annotations
 
 import json
+import math
 import os
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 
-from nemi.changes.curves import read_curves
+from nemi.changes.curves import ChangeCurve, read_curves
 from nemi.errors import NemiInputError
 from nemi.io.atomic import write_text_atomic
 from nemi.io.provenance import provenance, sha256_file
@@ -63,6 +64,20 @@ def boundary_mask(kind: str, distance, params: dict):
     raise ValueError(f"unknown change kind {kind!r}")
 
 
+def edge_time(curve: ChangeCurve, step: int) -> float:
+    """Seconds at which step ``step`` begins: the curve's own boundary times, 0 and the duration.
+
+    The curve file holds ``t_s[k]``, the time between step k and k+1, computed by the
+    stage's time base (``nemi.io.timebase`` for features), so imported features with
+    their own stride, window and offset map to the same seconds the curve shows.
+    """
+    if step <= 0:
+        return 0.0
+    if step >= curve.n_steps:
+        return float(curve.duration_s)
+    return float(min(max(curve.t_s[step - 1], 0.0), curve.duration_s))
+
+
 def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.PathLike, *, dataset: str,
                        kind: str, params: dict) -> dict:
     """Threshold the cached curves of every shard and write the dataset's pseudo-label JSON."""
@@ -82,14 +97,15 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
             if vid in videos:
                 raise NemiInputError(f"{path}: video {vid} also appears in another shard")
             frames_per_step = float(c.attrs.get("frames_per_step", 1))
-            max_steps = max(1, int(round(params["max_activity_frames"] / frames_per_step)))
-            min_steps = max(1, int(round(params["min_activity_frames"] / frames_per_step)))
+            # Never longer than the maximum, never shorter than the minimum, in frames.
+            max_steps = max(1, math.floor(params["max_activity_frames"] / frames_per_step))
+            min_steps = max(1, math.ceil(params["min_activity_frames"] / frames_per_step))
             mask = boundary_mask(kind, c.distance, params)
             acts = activities_from_boundaries(mask, c.n_steps, max_steps=max_steps, min_steps=min_steps)
             videos[vid] = {
                 "duration_s": round(c.duration_s, 6), "n_steps": c.n_steps, "step_s": c.step_s,
                 "n_boundaries": int(mask.sum()),
-                "activities": [[round(s * c.step_s, 6), round(min(e * c.step_s, c.duration_s), 6)] for s, e in acts],
+                "activities": [[round(edge_time(c, s), 6), round(edge_time(c, e), 6)] for s, e in acts],
             }
     doc = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "kind": kind,

@@ -34,5 +34,6 @@ rule changes_cnn:
     threads: 1
     params:
         metric=config["changes"]["cnn"]["metric"],
+        version=CNN_CURVE_VERSION,
     shell:
         "nemi changes cnn --features {input.features:q} --out {output:q} --metric {params.metric} 2> {log}"

@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from snakemake.exceptions import WorkflowError
 
 from nemi.evaluation.workflow import detect_outputs
+from nemi.changes.cnn import VERSION as CNN_CURVE_VERSION
 from nemi.features.extract import CROSS_MODALITY
 from nemi.evaluation.workflow import outputs as evaluation_outputs
 from nemi.io.manifest import plan_shards, read_manifest
@@ -99,10 +100,10 @@ def weights_input(key):
     path = config["features"][key]
     if key == "flow_weights" and path == CROSS_MODALITY:
         return []
-    producible = set(globals().get("PRODUCIBLE_WEIGHTS", ()))  # from weights.smk
-    if not Path(path).is_file() and path not in producible:
+    producible = {os.path.normpath(p) for p in globals().get("PRODUCIBLE_WEIGHTS", ())}  # from weights.smk
+    if not Path(path).is_file() and os.path.normpath(path) not in producible:
         raise WorkflowError(f"config key features.{key}: weights file {path} not found")
-    return [path]
+    return [os.path.normpath(path)]
 
 
 def final_outputs():

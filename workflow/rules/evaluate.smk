@@ -34,7 +34,7 @@ rule evaluate_predictions:
 rule detect:
     input:
         proposals=lambda wc: config["detect"]["runs"][wc.name]["proposals"],
-        scores=lambda wc: evaluation_wf.detect_scores(config, wc.name),
+        scores=lambda wc: evaluation_wf.detect_scores(config, wc.name, OUT),
     output:
         f"{OUT}/detections/{{name}}.csv",
     log:
@@ -49,3 +49,25 @@ rule detect:
     shell:
         "nemi detect --proposals {input.proposals:q} {params.scores_flag} {input.scores:q}"
         " --params {params.detect_params:q} --out {output:q} 2> {log}"
+
+
+rule classify:
+    input:
+        features=expand(f"{OUT}/features/{{shard}}.h5", shard=SHARDS),
+        gt=lambda wc: evaluation_wf.ground_truth(config, ground_truth_path()),
+        manifest=manifest_path(),
+    output:
+        scores=f"{OUT}/classify/class_scores.csv",
+        model=f"{OUT}/classify/model.npz",
+    log:
+        f"{LOGS}/classify/classify.log",
+    benchmark:
+        f"{BENCH}/classify/classify.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        c=config["detect"]["classifier"],
+    shell:
+        "nemi classify --train-features {input.features} --train-gt {input.gt:q} --manifest {input.manifest:q}"
+        " --train-split {params.c[train_split]} --l2 {params.c[l2]} --features {input.features}"
+        " --out {output.scores:q} --model-out {output.model:q} 2> {log}"

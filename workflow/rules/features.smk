@@ -15,6 +15,11 @@ FEAT = config.get("features")
 if FEAT is None:
     pass  # no features section: HOG-only runs; common.smk refuses cnn labels without it
 elif FEAT["source"] == "extract":
+    if (FEAT["window_frames"] - FEAT["snippet_frames"]) % 2:
+        raise WorkflowError(
+            "config keys features.window_frames - features.snippet_frames must be even, so that a window of "
+            f"whole frames is centred on each snippet; got {FEAT['window_frames']} - {FEAT['snippet_frames']}"
+        )
 
     rule features:
         input:
@@ -34,14 +39,16 @@ elif FEAT["source"] == "extract":
         resources:
             mem_mb=4000,
         params:
-            f=FEAT,
+            # Only what changes the numbers (device: AMP on a GPU changes them by ~1e-3),
+            # so editing features.import.* never reruns extraction.
+            f={k: v for k, v in FEAT.items() if k != "import"},
             version=_extract.VERSION,
         shell:
             "nemi features extract --frames {input.frames:q} --out {output:q}"
             " --rgb-weights {params.f[rgb_weights]:q} --flow-weights {params.f[flow_weights]:q}"
             " --flow-method {params.f[flow_method]} --snippet-frames {params.f[snippet_frames]}"
             " --window-frames {params.f[window_frames]} --crop-px {params.f[crop_px]}"
-            " --batch-size {params.f[batch_size]} --device {params.f[device]} 2> {log}"
+            " --batch-size {params.f[batch_size]} --device {params.f[device]} --threads {threads} 2> {log}"
 
 else:
     if not FEAT["import"]["dir"] or not Path(FEAT["import"]["dir"]).is_dir():

@@ -10,6 +10,8 @@ rule plot_timeline:
         directory(f"{OUT}/plots/timeline/{{kind}}/{{shard}}"),
     log:
         f"{LOGS}/plot/{{kind}}_{{shard}}.log",
+    benchmark:
+        f"{BENCH}/plot/{{kind}}_{{shard}}.tsv"
     wildcard_constraints:
         kind="hog|cnn",
     conda:
