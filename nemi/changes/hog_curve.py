@@ -26,6 +26,8 @@ from nemi.io.provenance import provenance, sha256_file
 from nemi.log import Progress
 
 
+VERSION = 1  # bump when the curve's numbers change meaning; the rule reruns on it
+
 def hog_distance_curve(frames: Iterable[np.ndarray], *, cell_px: int = 8, height_px: int = 96,
                        width_px: int = 128, on_frames=None) -> np.ndarray:
     """(N-1,) float32 curve for N RGB uint8 frames; ``on_frames(n)`` reports progress."""

@@ -22,6 +22,8 @@ from nemi.io.frames import CODECS, FrameShardWriter
 from nemi.io.provenance import provenance, sha256_file
 from nemi.log import Progress
 
+VERSION = 1  # bump when the frames a shard holds change meaning; the rule reruns on it
+
 log = logging.getLogger("nemi.decode")
 
 ON_ERROR = ("fail", "skip")

@@ -23,6 +23,7 @@ from nemi.log import logger
 
 SCHEMA_VERSION = 1
 
+VERSION = 1  # bump when the boundary or activity rules change; the rule reruns on it
 
 def schema() -> dict:
     return json.loads(resources.files("nemi.labels").joinpath("pseudo_labels.schema.json").read_text())

@@ -15,6 +15,7 @@ rule changes_hog:
     threads: 1
     params:
         h=config["changes"]["hog"],
+        version=HOG_CURVE_VERSION,
     shell:
         "nemi changes hog --frames {input.frames} --out {output} --cell-px {params.h[cell_px]}"
         " --height-px {params.h[height_px]} --width-px {params.h[width_px]} 2> {log}"

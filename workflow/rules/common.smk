@@ -11,6 +11,9 @@ from snakemake.exceptions import WorkflowError
 
 from nemi.evaluation.workflow import detect_outputs
 from nemi.changes.cnn import VERSION as CNN_CURVE_VERSION
+from nemi.changes.hog_curve import VERSION as HOG_CURVE_VERSION
+from nemi.decode.shard import VERSION as DECODE_VERSION
+from nemi.labels.pseudo_labels import VERSION as LABELS_VERSION
 from nemi.features.extract import CROSS_MODALITY
 from nemi.evaluation.workflow import outputs as evaluation_outputs
 from nemi.io.manifest import plan_shards, read_manifest

@@ -19,6 +19,7 @@ rule decode:
         shard_size=config["videos"]["shard_size"],
         on_error=config["videos"]["on_error"],
         d=config["decode"],
+        version=DECODE_VERSION,
     shell:
         "nemi decode --manifest {input.manifest} --shard {wildcards.shard} --shard-size {params.shard_size}"
         " --out {output.frames} --skipped {output.skipped} --on-error {params.on_error}"

@@ -20,6 +20,7 @@ rule pseudo_labels:
         args=lambda wc: labels_args(wc.kind),
         # Listed so that Snakemake's params trigger reruns this rule when they change.
         settings=lambda wc: config["labels"][wc.kind],
+        version=LABELS_VERSION,
     shell:
         "nemi labels --kind {wildcards.kind} --dataset {params.dataset} --curves {input} --out {output}"
         " {params.args} 2> {log}"
