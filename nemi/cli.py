@@ -22,6 +22,7 @@ STAGE_MODULES = (
     "nemi.labels.cli",
     "nemi.features.cli",
     "nemi.features.cli_i3d",
+    "nemi.model.cli",
     "nemi.evaluation.cli",
     "nemi.inspect",
     "nemi.plot",
