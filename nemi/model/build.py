@@ -24,7 +24,8 @@ def weight_dict(p: ModelParams) -> dict[str, float]:
     base = {"loss_ce": p.weight_ce, "loss_bbox": p.weight_bbox, "loss_giou": p.weight_giou, "loss_iou": p.weight_iou}
     weights = {k: base[k] for name in p.losses for k in WEIGHTED_KEYS.get(name, ())}
     if p.aux_loss:
-        per_layer = {k: base[k] for name in p.losses if name not in LAST_LAYER_ONLY for k in WEIGHTED_KEYS.get(name, ())}
+        per_layer = {k: base[k] for name in p.losses if name not in LAST_LAYER_ONLY
+                     for k in WEIGHTED_KEYS.get(name, ())}
         weights |= {f"{k}_{i}": w for i in range(p.decoder_layers - 1) for k, w in per_layer.items()}
     return weights
 
@@ -34,7 +35,8 @@ def build_criterion(p: ModelParams) -> SetCriterion:
     return SetCriterion(
         matcher, p.losses, weight_dict(p), no_action_weight=p.no_action_weight, classification=p.classification,
         bce_tiou_threshold=p.bce_tiou_threshold, completeness_sampling=p.completeness_sampling,
-        completeness_positive_tiou=p.completeness_positive_tiou, completeness_negative_tiou=p.completeness_negative_tiou,
+        completeness_positive_tiou=p.completeness_positive_tiou,
+        completeness_negative_tiou=p.completeness_negative_tiou,
         completeness_middle_per_positive=p.completeness_middle_per_positive,
         completeness_negatives_per_positive=p.completeness_negatives_per_positive)
 

@@ -121,8 +121,8 @@ def load_checkpoint(path: str | os.PathLike, params: ModelParams | None = None) 
     if params is not None and stored is not None and params.architecture() != stored.architecture():
         diff = {k: (v, stored.architecture()[k]) for k, v in params.architecture().items()
                 if v != stored.architecture()[k]}
-        raise NemiInputError(f"{path}: made with other model settings than the config: "
-                             + ", ".join(f"{k} = {c} in the checkpoint, {v} in the config" for k, (v, c) in diff.items()))
+        listed = ", ".join(f"{k} = {c} in the checkpoint, {v} in the config" for k, (v, c) in diff.items())
+        raise NemiInputError(f"{path}: made with other model settings than the config: {listed}")
     used = params or stored or infer_params(state, ModelParams.from_dict({}))
     try:
         model = build_model(used)

@@ -10,9 +10,10 @@ Equal to RTD-Action's ``SetCriterion`` (``models/rtd.py``) term by term, with th
   does nothing. ``completeness_sampling="balanced"`` implements the intended sampling (without
   replacement; the reference samples with replacement and fails when a class is empty);
   ``"released"`` keeps the released value: the mean over all queries when any query is a positive
-  (the S / (S + 1e-6) factor, a relative 1e-6 / S, is dropped), else 0 (S = 0). The completeness target, each query's best tIoU against the
-  window's targets, is detached here: it is a label (the reference lets gradients flow into the
-  boxes through it, which only matters when the box head trains in the same step).
+  (the S / (S + 1e-6) factor, a relative 1e-6 / S, is dropped), else 0 (S = 0). The completeness
+  target, each query's best tIoU against the window's targets, is detached here: it is a label (the
+  reference lets gradients flow into the boxes through it, which only matters when the box head
+  trains in the same step).
 - ``classification="bce"`` is the NEMI paper's eq. 2, not in the reference.
 - Earlier decoder layers get every requested term but the completeness one; the reference skips
   them altogether whenever the completeness loss is requested (it never combines the two).
@@ -169,7 +170,8 @@ class SetCriterion(nn.Module):
         query = torch.cat([q for q, _ in indices])
         return batch, query
 
-    def forward(self, outputs: Mapping[str, Tensor | list], targets: Sequence[Mapping[str, Tensor]]) -> dict[str, Tensor]:
+    def forward(self, outputs: Mapping[str, Tensor | list],
+                targets: Sequence[Mapping[str, Tensor]]) -> dict[str, Tensor]:
         """Losses of the last layer under the reference's names, and ``<name>_<i>`` for earlier layer i.
 
         ``targets``: one dict per window with ``segments`` (N, 2), (start, end) in window units.

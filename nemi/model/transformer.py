@@ -45,7 +45,8 @@ class SinePositionEncoding(nn.Module):
         # float64 then float32, as the reference builds it in NumPy: the float32 table is the same.
         t = torch.arange(window_steps, dtype=torch.float64)[:, None]
         i = torch.arange(dim, dtype=torch.float64)[None, :]
-        angle = t / torch.pow(torch.tensor(100.0, dtype=torch.float64), 2 * torch.div(i, 2, rounding_mode="floor") / dim)
+        exponent = 2 * torch.div(i, 2, rounding_mode="floor") / dim
+        angle = t / torch.pow(torch.tensor(100.0, dtype=torch.float64), exponent)
         table = torch.where(i.long() % 2 == 0, torch.sin(angle), torch.cos(angle))
         self.register_buffer("position_table", table.float()[None])
 
