@@ -45,6 +45,14 @@ def num_targets_across_processes(targets: Sequence[Mapping[str, Tensor]], device
     return torch.clamp(n / world, min=1).item()
 
 
+def _float32(outputs: Mapping[str, Tensor | list]) -> dict[str, Tensor | list]:
+    """Outputs of a bf16/fp16 autocast forward in float32 (differentiably): losses and tIoU need the precision."""
+    cast = {k: v.float() for k, v in outputs.items() if isinstance(v, Tensor)}
+    if "aux_outputs" in outputs:
+        cast["aux_outputs"] = [{k: v.float() for k, v in aux.items()} for aux in outputs["aux_outputs"]]
+    return cast
+
+
 def best_tiou(boxes: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
     """(B, Q): each query's best tIoU against its window's targets (0 with none), without gradient."""
     with torch.no_grad():
@@ -176,6 +184,7 @@ class SetCriterion(nn.Module):
 
         ``targets``: one dict per window with ``segments`` (N, 2), (start, end) in window units.
         """
+        outputs = _float32(outputs)
         last = {k: v for k, v in outputs.items() if k != "aux_outputs"}
         num_targets = num_targets_across_processes(targets, last["pred_logits"].device)
         indices = self.matcher(last, targets)

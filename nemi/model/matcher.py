@@ -53,8 +53,9 @@ class HungarianMatcher(nn.Module):
         if sum(sizes) == 0:
             return [(empty, empty) for _ in range(batch)]
 
-        prob = outputs["pred_logits"].flatten(0, 1).softmax(-1)[:, 0:1]  # (B*Q, 1): p(action)
-        boxes = outputs["pred_boxes"].flatten(0, 1)
+        # float32 whatever autocast produced: the costs go to NumPy, which has no bfloat16.
+        prob = outputs["pred_logits"].flatten(0, 1).float().softmax(-1)[:, 0:1]  # (B*Q, 1): p(action)
+        boxes = outputs["pred_boxes"].flatten(0, 1).float()
         tgt = torch.cat([t["segments"] for t in targets]).to(boxes)
         # Every clip against every target in one go (DETR), then each clip's own columns.
         cost = (self.cost_l1 * torch.cdist(boxes, se_to_cw(tgt), p=1)
@@ -68,7 +69,7 @@ class HungarianMatcher(nn.Module):
             rows, cols = linear_sum_assignment(cost[b, :, start:start + n])
             start += n
             if self.relaxed and n:
-                rows, cols = self._relax(outputs["pred_boxes"][b], targets[b]["segments"].to(boxes), rows, cols)
+                rows, cols = self._relax(outputs["pred_boxes"][b].float(), targets[b]["segments"].to(boxes), rows, cols)
             result.append((torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)))
         return result
 

@@ -31,7 +31,8 @@ class PostProcess(nn.Module):
 
     @torch.no_grad()
     def forward(self, outputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        p_action = outputs["pred_logits"].softmax(-1)[..., 0]
-        completeness = outputs["pred_iou"][..., 0]
+        p_action = outputs["pred_logits"].float().softmax(-1)[..., 0]
+        completeness = outputs["pred_iou"][..., 0].float()
         scores = p_action if self.proposal_score == "class" else 0.5 * (p_action + completeness)
-        return {"scores": scores, "segments": pred_segments(outputs["pred_boxes"]), "completeness": completeness}
+        segments = pred_segments(outputs["pred_boxes"].float())
+        return {"scores": scores, "segments": segments, "completeness": completeness}
