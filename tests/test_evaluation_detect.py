@@ -15,7 +15,8 @@ from nemi.errors import NemiInputError
 from nemi.evaluation import evaluate_detections, read_predictions
 from nemi.evaluation.classifier import VideoClassifier, load_video_descriptors, multi_hot, train_video_classifier
 from nemi.evaluation.cli import register
-from nemi.evaluation.detect import DetectParams, detections_from_proposals, soft_nms
+from nemi.evaluation.detect import DetectParams, detections_from_proposals
+from nemi.segments import soft_nms
 from nemi.evaluation.unet import read_unet_scores
 
 UNET = Path(__file__).resolve().parents[2] / "shared" / "data" / "thumos14" / "uNet_test.npy"

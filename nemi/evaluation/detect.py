@@ -18,7 +18,7 @@ import pandas as pd
 
 from nemi.errors import NemiInputError
 from nemi.evaluation.proposals import group_rows
-from nemi.evaluation.tiou import tiou_matrix
+from nemi.segments import soft_nms
 
 log = logging.getLogger("nemi.evaluation.detect")
 
@@ -46,30 +46,6 @@ class DetectParams:
         if unknown:
             raise NemiInputError(f"detect params: unknown keys {sorted(unknown)}; known: {sorted(names)}")
         return cls(**{k: v for k, v in raw.items() if k in names})
-
-
-def soft_nms(segments: np.ndarray, scores: np.ndarray, sigma: float, max_keep: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian Soft-NMS; returns (kept indices, their decayed scores), best first.
-
-    Each pick decays the scores of the rest by ``exp(-tIoU^2 / sigma)``.  Stopping after
-    ``max_keep`` picks is exact for the top ``max_keep``: scores only ever decrease.
-    ``sigma == 0`` keeps the top scores unchanged.  Ties pick the earlier row.
-    """
-    n = len(scores)
-    if sigma == 0 or n == 0:
-        order = np.argsort(-scores, kind="stable")[:max_keep]
-        return order, scores[order]
-    work = scores.astype(np.float64).copy()
-    alive = np.ones(n, dtype=bool)
-    keep = np.empty(min(n, max_keep), dtype=np.int64)
-    kept = np.empty(len(keep))
-    for k in range(len(keep)):  # one vectorised decay per kept detection
-        i = int(np.argmax(np.where(alive, work, -np.inf)))
-        keep[k], kept[k] = i, work[i]
-        alive[i] = False
-        iou = tiou_matrix(segments[i:i + 1], segments)[0]
-        work = np.where(alive, work * np.exp(-(iou ** 2) / sigma), work)
-    return keep, kept
 
 
 def detections_from_proposals(proposals: pd.DataFrame, class_scores: pd.DataFrame,
