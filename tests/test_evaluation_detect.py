@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nemi.annotations import THUMOS14_CLASSES, THUMOS14_UCF101_IDS
+from nemi.params import build as build_params
+from nemi.io.annotations import THUMOS14_CLASSES, THUMOS14_UCF101_IDS
 from nemi.errors import NemiInputError
 from nemi.evaluation import evaluate_detections, read_predictions
-from nemi.evaluation.classifier import VideoClassifier, load_video_descriptors, multi_hot, train_video_classifier
+from nemi.detect.classifier import VideoClassifier, load_video_descriptors, multi_hot, train_video_classifier
 from nemi.evaluation.cli import register
-from nemi.evaluation.detect import DetectParams, detections_from_proposals
+from nemi.detect.fusion import DetectParams, detections_from_proposals
 from nemi.segments import soft_nms
-from nemi.evaluation.unet import read_unet_scores
+from nemi.detect.unet import read_unet_scores
 
 UNET = Path(__file__).resolve().parents[2] / "shared" / "data" / "thumos14" / "uNet_test.npy"
 
@@ -44,13 +45,14 @@ def test_detections_fuse_top_k_and_cap():
                           "score": [0.9, 0.6, 0.5]})
     cls = pd.DataFrame({"video_id": ["a", "a", "a", "b"], "label": ["x", "y", "z", "x"],
                         "score": [0.5, 1.0, 0.1, 0.2]})
-    det = detections_from_proposals(props, cls, DetectParams(top_k_classes=2, max_detections_per_video=3))
+    det = detections_from_proposals(
+        props, cls, build_params(DetectParams, dict(top_k_classes=2, max_detections_per_video=3)))
     a = det[det["video_id"] == "a"]
     assert a["label"].tolist() == ["y", "y", "x"]  # 0.9, 0.6, 0.45 (0.3 cut by the cap)
     np.testing.assert_allclose(a["score"], [0.9, 0.6, 0.45])
     assert det[det["video_id"] == "b"]["score"].tolist() == [0.1]
     with pytest.raises(NemiInputError, match="no class scores"):
-        detections_from_proposals(props, cls[cls["video_id"] == "a"])
+        detections_from_proposals(props, cls[cls["video_id"] == "a"], build_params(DetectParams))
     with pytest.raises(NemiInputError, match="unknown keys"):
         DetectParams.from_dict({"top_k": 3})
 

@@ -95,6 +95,15 @@ class Timebase:
         return _like(t_s, (_f64(t_s) * self.fps - self.offset_frames - 0.5 * self.window_frames)
                      / self.stride_frames)
 
+    @property
+    def step_s(self) -> float:
+        """Seconds between consecutive features."""
+        return self.stride_frames / self.fps
+
+    def frames_to_seconds(self, frames: float | np.ndarray) -> float | np.ndarray:
+        """A duration of ``frames`` frames of this grid's timeline, in seconds."""
+        return frame_to_time(frames, self.fps)
+
     def centers(self, n_features: int) -> np.ndarray:
         """(n_features,) float64: the centre time of every feature, seconds."""
         return self.index_to_time(np.arange(n_features, dtype=np.float64))

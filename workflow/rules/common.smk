@@ -1,5 +1,6 @@
-# Shared wiring: config validation, the video list, shards, paths.
+# Shared wiring: config validation, the video list, shards, paths, input functions.
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -9,17 +10,16 @@ from snakemake.utils import validate
 
 from snakemake.exceptions import WorkflowError
 
-from nemi.evaluation.workflow import detect_outputs
-from nemi.changes.cnn import VERSION as CNN_CURVE_VERSION
-from nemi.changes.hog_curve import VERSION as HOG_CURVE_VERSION
-from nemi.decode.shard import VERSION as DECODE_VERSION
-from nemi.labels.pseudo_labels import VERSION as LABELS_VERSION
-from nemi.features.extract import CROSS_MODALITY
+from nemi import detectors
+from nemi.detect.workflow import detect_outputs
 from nemi.evaluation.workflow import outputs as evaluation_outputs
+from nemi.features.extract import CROSS_MODALITY
 from nemi.io.manifest import plan_shards, read_manifest
+from nemi.params import schema_path
 
 # Stops the run before any job starts, naming the offending key; also fills defaults.
-validate(config, schema="../schemas/config.schema.yaml")
+# The schema lives in the package: it is also where every stage's defaults are written.
+validate(config, schema=schema_path())
 
 if "cnn" in config["labels"]["kinds"] and "features" not in config:
     raise ValueError(
@@ -80,19 +80,17 @@ def shard_videos(wildcards):
     return [p for p in (VIDEO_PATHS[v] for v in ids) if os.path.exists(p)]
 
 
-def labels_args(kind):
-    p, common = (
-        config["labels"][kind],
-        "--max-activity-frames {} --min-activity-frames {}",
-    )
-    common = common.format(p["max_activity_frames"], p["min_activity_frames"])
-    if kind == "hog":
-        local = " --local-test" if p["local_test"] else ""
-        return (
-            f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
-            f" --local-std-factor {p['local_std_factor']} {common}"
-        )
-    return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
+def stage_params(section, cls, version):
+    """A stage's parameters as the one JSON argument its command takes (``--params``): the fields of
+    its dataclass from the validated section, plus the stage's VERSION so that Snakemake's params
+    trigger reruns it when its meaning changes."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return json.dumps({**{k: v for k, v in section.items() if k in fields}, "version": version}, sort_keys=True)
+
+
+def detector_input(wildcards):
+    """The shard a detector's curve is made from: frames (hog) or features (cnn)."""
+    return f"{OUT}/{detectors.get(wildcards.kind).input}/{wildcards.shard}.h5"
 
 
 def weights_input(key):
@@ -107,6 +105,11 @@ def weights_input(key):
     if not Path(path).is_file() and os.path.normpath(path) not in producible:
         raise WorkflowError(f"config key features.{key}: weights file {path} not found")
     return [os.path.normpath(path)]
+
+
+wildcard_constraints:
+    kind="|".join(detectors.names()),
+    shard=r"shard\d+",
 
 
 def final_outputs():

@@ -1,5 +1,7 @@
 # Videos of a shard -> one HDF5 file of frames on the fixed timeline (temporary).
 
+import nemi.decode.shard as _decode
+
 
 rule decode:
     input:
@@ -18,10 +20,8 @@ rule decode:
     params:
         shard_size=config["videos"]["shard_size"],
         on_error=config["videos"]["on_error"],
-        d=config["decode"],
-        version=DECODE_VERSION,
+        p=stage_params(config["decode"], _decode.DecodeParams, _decode.VERSION),
     shell:
-        "nemi decode --manifest {input.manifest} --shard {wildcards.shard} --shard-size {params.shard_size}"
-        " --out {output.frames} --skipped {output.skipped} --on-error {params.on_error}"
-        " --fps {params.d[fps]} --width-px {params.d[width_px]} --height-px {params.d[height_px]}"
-        " --codec {params.d[codec]} --jpeg-quality {params.d[jpeg_quality]} 2> {log}"
+        "nemi decode --manifest {input.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
+        " --out {output.frames:q} --skipped {output.skipped:q} --on-error {params.on_error}"
+        " --params {params.p:q} 2> {log:q}"

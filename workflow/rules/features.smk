@@ -41,14 +41,13 @@ elif FEAT["source"] == "extract":
         params:
             # Only what changes the numbers (device: AMP on a GPU changes them by ~1e-3),
             # so editing features.import.* never reruns extraction.
-            f={k: v for k, v in FEAT.items() if k != "import"},
-            version=_extract.VERSION,
+            p=stage_params(FEAT, _extract.ExtractParams, _extract.VERSION),
+            rgb=FEAT["rgb_weights"],
+            flow=FEAT["flow_weights"],
         shell:
             "nemi features extract --frames {input.frames:q} --out {output:q}"
-            " --rgb-weights {params.f[rgb_weights]:q} --flow-weights {params.f[flow_weights]:q}"
-            " --flow-method {params.f[flow_method]} --snippet-frames {params.f[snippet_frames]}"
-            " --window-frames {params.f[window_frames]} --crop-px {params.f[crop_px]}"
-            " --batch-size {params.f[batch_size]} --device {params.f[device]} --threads {threads} 2> {log}"
+            " --rgb-weights {params.rgb:q} --flow-weights {params.flow:q}"
+            " --params {params.p:q} --threads {threads} 2> {log:q}"
 
 else:
     if not FEAT["import"]["dir"] or not Path(FEAT["import"]["dir"]).is_dir():
@@ -77,4 +76,4 @@ else:
             " --stride-frames {params.i[stride_frames]} --window-frames {params.i[window_frames]}"
             " --offset-frames {params.i[offset_frames]} --fps {params.i[fps]}"
             " --manifest {input.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
-            " --out {output:q} 2> {log}"
+            " --out {output:q} 2> {log:q}"

@@ -1,5 +1,7 @@
 # One timeline picture per video: change curve, threshold, boundaries, true actions.
 
+import shlex
+
 
 rule plot_timeline:
     input:
@@ -12,12 +14,10 @@ rule plot_timeline:
         f"{LOGS}/plot/{{kind}}_{{shard}}.log",
     benchmark:
         f"{BENCH}/plot/{{kind}}_{{shard}}.tsv"
-    wildcard_constraints:
-        kind="hog|cnn",
     conda:
         "../../envs/nemi.yaml"
     params:
-        gt=lambda wc, input: f"--gt {input.gt}" if input.gt else "",
+        gt=lambda wc, input: f"--gt {shlex.quote(str(input.gt))}" if input.gt else "",
     shell:
-        "nemi plot timeline --curves {input.curves} --labels {input.labels} {params.gt}"
-        " --out-dir {output} 2> {log}"
+        "nemi plot timeline --curves {input.curves:q} --labels {input.labels:q} {params.gt}"
+        " --out-dir {output:q} 2> {log:q}"

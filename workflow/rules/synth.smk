@@ -20,5 +20,5 @@ rule synth:
         seed=config["synth"]["seed"],
         test_fraction=config["synth"]["test_fraction"],
     shell:
-        "nemi synth --out {params.out} --n-videos {params.n_videos} --seed {params.seed}"
-        " --test-fraction {params.test_fraction} --workers {threads} 2> {log}"
+        "nemi synth --out {params.out:q} --n-videos {params.n_videos} --seed {params.seed}"
+        " --test-fraction {params.test_fraction} --workers {threads} 2> {log:q}"

@@ -12,7 +12,7 @@ import os
 
 import pandas as pd
 
-from nemi.annotations.table import load_json, make_table, read_csv
+from nemi.io.annotations.table import load_json, make_table, read_csv
 
 
 def read_bsn_video_info(path: str | os.PathLike) -> pd.DataFrame:

@@ -1,13 +1,13 @@
 """Readers for real temporal-action annotation files into one ground-truth table.
 
 Every reader returns a DataFrame with columns ``video_id, t_start, t_end, label,
-split, fps, duration`` (see :mod:`nemi.annotations.table`).
+split, fps, duration`` (see :mod:`nemi.io.annotations.table`).
 """
 
-from nemi.annotations.activitynet import read_bsn_anno_action, read_bsn_val_groundtruth, read_bsn_video_info
-from nemi.annotations.subsets import THUMOS14_TEST_OMITTED, resolve_videos, thumos14_test_subset
-from nemi.annotations.table import COLUMNS
-from nemi.annotations.thumos14 import (
+from nemi.io.annotations.activitynet import read_bsn_anno_action, read_bsn_val_groundtruth, read_bsn_video_info
+from nemi.io.annotations.subsets import THUMOS14_TEST_OMITTED, resolve_videos, thumos14_test_subset
+from nemi.io.annotations.table import COLUMNS
+from nemi.io.annotations.thumos14 import (
     THUMOS14_CLASSES,
     THUMOS14_UCF101_IDS,
     attach_video_info,

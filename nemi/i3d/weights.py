@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from nemi.errors import NemiInputError
+from nemi.i3d.network import InceptionI3d, build_i3d
 from nemi.io.provenance import sha256_file
 
-if TYPE_CHECKING:
-    from nemi.features.i3d import InceptionI3d
 
 FIRST_CONV = "Conv3d_1a_7x7.conv3d.weight"
 LOGITS = "logits.conv3d.weight"
@@ -121,7 +120,6 @@ def load_i3d(path: str | os.PathLike, in_channels: int | None = None) -> tuple[I
     ``in_channels`` (3 RGB, 2 flow), when given, must agree with the file: a flow
     weights file named where RGB is expected is an error, not a silent reshape.
     """
-    from nemi.features.i3d import build_i3d
 
     state, _ = read_weights_file(path)
     for key in (FIRST_CONV, LOGITS):

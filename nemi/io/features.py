@@ -30,9 +30,11 @@ import h5py
 import numpy as np
 
 from nemi.errors import NemiInputError
+from nemi.io.h5 import open_h5
 from nemi.io.timebase import Timebase
 
-FEATURE_DIM = 1024
+STREAM_DIM = 1024  # Mixed_5c channels of one I3D stream
+FEATURE_DIM = 2 * STREAM_DIM  # the feature every later stage reads: RGB then flow
 KIND = "features"
 
 
@@ -53,9 +55,9 @@ class FeatureShardWriter:
                      attrs: dict[str, Any]) -> h5py.Group:
         """Make ``video_id``'s group with empty (T, 1024) ``rgb`` / ``flow`` and its ``t_center_s``."""
         g = self.h5.create_group(video_id)
-        chunk = (min(n_features, 256), FEATURE_DIM)
+        chunk = (min(n_features, 256), STREAM_DIM)
         for name in ("rgb", "flow"):
-            g.create_dataset(name, shape=(n_features, FEATURE_DIM), dtype=np.float32, chunks=chunk)
+            g.create_dataset(name, shape=(n_features, STREAM_DIM), dtype=np.float32, chunks=chunk)
         g.create_dataset("t_center_s", data=timebase.centers(n_features))
         for k, v in {**attrs, **timebase.as_attrs()}.items():
             g.attrs[k] = _attr_value(v)
@@ -90,10 +92,7 @@ class FeatureShardReader:
 
     def _file(self) -> h5py.File:
         if self._h5 is None:
-            try:
-                self._h5 = h5py.File(self.path, "r")
-            except OSError as err:
-                raise NemiInputError(f"{self.path}: cannot open feature shard ({err})") from err
+            self._h5 = open_h5(self.path, "feature shard")
         return self._h5
 
     def __getstate__(self) -> dict:

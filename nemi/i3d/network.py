@@ -10,7 +10,7 @@ Padding is TensorFlow's "SAME", computed from the input size at run time, as in
 DeepMind's Sonnet model, so that converted TF/JAX weights give the same numbers.
 
 Inputs are float tensors ``[B, C, T, H, W]`` scaled to [-1, 1]; C is 3 (RGB) or
-2 (flow x, y). Loading weights lives in :mod:`nemi.features.i3d_weights`; its
+2 (flow x, y). Loading weights lives in :mod:`nemi.i3d.weights`; its
 public functions are re-exported here.
 """
 
@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-logger = logging.getLogger("nemi.features.i3d")
+from nemi.io.features import STREAM_DIM  # channels of Mixed_5c
 
-FEATURE_DIM = 1024  # channels of Mixed_5c
+logger = logging.getLogger("nemi.i3d.network")
+
 BN_EPS = 1e-3  # Sonnet's BatchNorm default, used by DeepMind's checkpoints
 BN_MOMENTUM = 0.01  # torch convention (1 - Sonnet's decay 0.99), as piergiaj
 
@@ -158,7 +159,7 @@ class InceptionI3d(nn.Module):
         for name, (kernel, stride) in _POOLS.items():
             self.add_module(name, MaxPool3dSame(kernel, stride))
         self.dropout = nn.Dropout(dropout)
-        self.logits = Unit3D(FEATURE_DIM, num_classes, batch_norm=False, relu=False, bias=True)
+        self.logits = Unit3D(STREAM_DIM, num_classes, batch_norm=False, relu=False, bias=True)
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 5 or x.shape[1] != self.in_channels:
@@ -260,18 +261,5 @@ def features_for_clips(
     if pending:
         run(torch.stack(pending))
     if not out:
-        return torch.empty(0, FEATURE_DIM)
+        return torch.empty(0, STREAM_DIM)
     return torch.cat(out)
-
-
-# Weights handling is its own module; importing it here keeps one public entry point.
-from nemi.features.i3d_weights import (  # noqa: E402
-    cross_modality_flow_init,
-    load_i3d,
-    load_weights,
-)
-
-__all__ = [
-    "FEATURE_DIM", "InceptionI3d", "build_i3d", "cross_modality_flow_init", "features_for_clips",
-    "load_i3d", "load_weights", "select_device",
-]

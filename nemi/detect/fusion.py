@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
-from typing import Any
-from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,16 +19,17 @@ from nemi.errors import NemiInputError
 from nemi.evaluation.proposals import group_rows
 from nemi.segments import soft_nms
 
-log = logging.getLogger("nemi.evaluation.detect")
+log = logging.getLogger("nemi.detect.fusion")
 
 DETECTION_COLUMNS = ["video_id", "t_start", "t_end", "score", "label"]
 
 
 @dataclass(frozen=True)
 class DetectParams:
-    top_k_classes: int = 2  # classes per video, by video-level class score
-    soft_nms_sigma: float = 0.5  # Gaussian Soft-NMS: score *= exp(-tIoU^2 / sigma); 0 switches it off
-    max_detections_per_video: int = 200  # cap after fusing, best scores first
+    SECTION: ClassVar[str] = "detect"
+    top_k_classes: int  # classes per video, by video-level class score
+    soft_nms_sigma: float  # Gaussian Soft-NMS: score *= exp(-tIoU^2 / sigma); 0 switches it off
+    max_detections_per_video: int  # cap after fusing, best scores first
 
     def __post_init__(self) -> None:
         if self.top_k_classes < 1:
@@ -39,17 +39,9 @@ class DetectParams:
         if self.max_detections_per_video < 1:
             raise NemiInputError(f"detect.max_detections_per_video must be >= 1, got {self.max_detections_per_video}")
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> DetectParams:
-        names = {f.name for f in fields(cls)}
-        unknown = set(raw) - names - {"version"}
-        if unknown:
-            raise NemiInputError(f"detect params: unknown keys {sorted(unknown)}; known: {sorted(names)}")
-        return cls(**{k: v for k, v in raw.items() if k in names})
-
 
 def detections_from_proposals(proposals: pd.DataFrame, class_scores: pd.DataFrame,
-                              params: DetectParams = DetectParams()) -> pd.DataFrame:
+                              params: DetectParams) -> pd.DataFrame:
     """Labelled detections (``video_id, t_start, t_end, score, label``), per video best first.
 
     ``class_scores`` has ``video_id, label, score``; every video with proposals must
@@ -82,7 +74,7 @@ def detections_from_proposals(proposals: pd.DataFrame, class_scores: pd.DataFram
 
 def read_class_scores(path: str | os.PathLike) -> pd.DataFrame:
     """Class-score CSV ``video_id,label,score`` (the ``nemi classify`` output)."""
-    from nemi.evaluation.io import _check_strings, _numeric, _read_csv
+    from nemi.io.tables import _check_strings, _numeric, _read_csv
 
     df = _read_csv(path, ("video_id", "label", "score"))
     df.insert(0, "line", np.arange(2, len(df) + 2))

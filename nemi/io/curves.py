@@ -1,4 +1,4 @@
-"""Change-curve files: one HDF5 file per shard and kind, shared by the HOG and CNN detectors.
+"""Change-curve files: one HDF5 file per shard and detector (``kind``), written by the changes stage.
 
 Layout (``results/<dataset>/changes/<kind>/<shard>.h5``)::
 
@@ -24,9 +24,7 @@ import numpy as np
 
 from nemi.errors import NemiInputError
 from nemi.io.atomic import atomic_output
-
-KINDS = ("hog", "cnn")
-
+from nemi.io.h5 import open_h5
 
 @dataclass
 class ChangeCurve:
@@ -39,9 +37,7 @@ class ChangeCurve:
 
 
 def write_curves(path: str | os.PathLike, kind: str, curves: dict[str, ChangeCurve], root_attrs: dict) -> None:
-    """Write all curves of a shard at once, atomically."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    """Write all curves of a shard at once, atomically; ``kind`` names the change detector."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as h5:
         for k, v in root_attrs.items():
             h5.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else v
@@ -59,11 +55,7 @@ def write_curves(path: str | os.PathLike, kind: str, curves: dict[str, ChangeCur
 
 def read_curves(path: str | os.PathLike) -> tuple[str, dict, dict[str, ChangeCurve]]:
     """(kind, root attrs, {video_id: curve}) of a change-curve file."""
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise NemiInputError(f"{path}: cannot open change-curve file ({err})") from err
-    with h5:
+    with open_h5(path, "change-curve file") as h5:
         if "kind" not in h5.attrs:
             raise NemiInputError(f"{path}: not a change-curve file (no 'kind' attribute)")
         root = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}

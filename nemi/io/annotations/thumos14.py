@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nemi.annotations.table import load_json, make_table, read_csv
+from nemi.io.annotations.table import load_json, make_table, read_csv
 from nemi.errors import NemiInputError
 
 # detclasslist.txt order; label-idx 0..19 in RTD-Net's groundtruth CSV follows it.

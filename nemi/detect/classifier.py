@@ -14,16 +14,28 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
 from nemi.io.atomic import atomic_output
+from nemi.io.h5 import open_h5
+from nemi.io.features import STREAM_DIM
 
-FEATURE_DIM = 1024
+
+
+@dataclass(frozen=True)
+class ClassifierParams:
+    SECTION: ClassVar[str] = "detect.classifier"
+    train_split: str  # trained on this split's videos
+    l2: float  # L2 weight on the logistic-regression weights
+
+    def __post_init__(self) -> None:
+        if self.l2 < 0:
+            raise ValueError(f"detect.classifier.l2 must be >= 0, not {self.l2}")
 
 
 def load_video_descriptors(paths: Sequence[str | os.PathLike]) -> tuple[list[str], np.ndarray]:
@@ -32,22 +44,16 @@ def load_video_descriptors(paths: Sequence[str | os.PathLike]) -> tuple[list[str
     rows: list[np.ndarray] = []
     for path in paths:
         p = Path(path)
-        if not p.is_file():
-            raise NemiInputError(f"{p}: feature shard not found")
-        try:
-            f = h5py.File(p, "r")
-        except OSError as err:
-            raise NemiInputError(f"{p}: not a readable HDF5 file ({err})") from None
-        with f:
+        with open_h5(p, "feature shard") as f:
             for vid in f:
                 parts = []
                 for stream in ("rgb", "flow"):
                     if stream not in f[vid]:
                         raise NemiInputError(f"{p}: video {vid!r} has no {stream!r} dataset")
                     x = f[vid][stream][()]
-                    if x.ndim != 2 or x.shape[1] != FEATURE_DIM or x.shape[0] == 0:
+                    if x.ndim != 2 or x.shape[1] != STREAM_DIM or x.shape[0] == 0:
                         raise NemiInputError(
-                            f"{p}: {vid}/{stream} has shape {x.shape}, expected (T >= 1, {FEATURE_DIM})")
+                            f"{p}: {vid}/{stream} has shape {x.shape}, expected (T >= 1, {STREAM_DIM})")
                     parts.append(x.astype(np.float64).mean(axis=0))
                 if vid in ids:
                     raise NemiInputError(f"{p}: video {vid!r} appears in more than one shard")
@@ -97,7 +103,7 @@ class VideoClassifier:
             raise NemiInputError(f"{path}: not a nemi video classifier ({err})") from None
 
 
-def train_video_classifier(x: np.ndarray, y: np.ndarray, classes: Sequence[str], *, l2: float = 1e-3,
+def train_video_classifier(x: np.ndarray, y: np.ndarray, classes: Sequence[str], *, l2: float,
                            max_iter: int = 200) -> VideoClassifier:
     """Fit one-vs-rest logistic regression: (N, D) descriptors, (N, C) 0/1 targets.
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-log = logging.getLogger("nemi.annotations")
+log = logging.getLogger("nemi.io.annotations")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from nemi.annotations import READERS
+    from nemi.io.annotations import READERS
 
     p = subparsers.add_parser("annotations", help="read real annotation files (Thumos14, ActivityNet)")
     sub = p.add_subparsers(dest="annotations_command", metavar="ACTION", required=True)
@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from nemi.annotations import READERS, attach_video_info, read_thumos14_video_info, resolve_videos
+    from nemi.io.annotations import READERS, attach_video_info, read_thumos14_video_info, resolve_videos
     from nemi.errors import NemiInputError
-    from nemi.evaluation.io import write_csv
+    from nemi.io.tables import write_csv
 
     reader = READERS[args.format]
     if args.format == "thumos14-txt":
