@@ -13,9 +13,9 @@ import yaml
 from tests.conftest import REPO
 
 TINY = {
-    "dataset": "tiny",
-    "videos": {"source": "synth", "shard_size": 2, "on_error": "fail"},
-    "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1},
+    "targets": ["tiny"],
+    "datasets": {"tiny": {"videos": {"source": "synth", "shard_size": 2, "on_error": "fail"},
+                          "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1}}},
     "decode": {"fps": 10, "width_px": 128, "height_px": 96, "codec": "jpeg", "jpeg_quality": 90},
     "changes": {"hog": {"cell_px": 8, "height_px": 96, "width_px": 128}},
     "features": {"snippet_frames": 8, "window_frames": 16, "crop_px": 32, "flow_method": "dis",

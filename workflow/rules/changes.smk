@@ -18,7 +18,7 @@ rule changes:
     threads: 1
     params:
         p=lambda wc: stage_params(
-            config["changes"][wc.kind],
+            DS(wc.dataset)["changes"][wc.kind],
             nemi.detectors.get(wc.kind).curve_params,
             nemi.detectors.get(wc.kind).VERSION,
         ),

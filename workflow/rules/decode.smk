@@ -5,7 +5,6 @@ import nemi.decode.shard as _decode
 
 rule decode:
     input:
-        manifest=manifest_path(),
         videos=shard_videos,
     output:
         frames=temp(f"{OUT}/frames/{{shard}}.h5"),
@@ -18,10 +17,12 @@ rule decode:
         "../../envs/nemi.yaml"
     threads: 1
     params:
-        shard_size=config["videos"]["shard_size"],
-        on_error=config["videos"]["on_error"],
-        p=stage_params(config["decode"], _decode.DecodeParams, _decode.VERSION),
+        manifest=lambda wc: manifest_path(wc.dataset),
+        rows=shard_rows,
+        shard_size=lambda wc: DS(wc.dataset)["videos"]["shard_size"],
+        on_error=lambda wc: DS(wc.dataset)["videos"]["on_error"],
+        p=lambda wc: stage_params(DS(wc.dataset)["decode"], _decode.DecodeParams, _decode.VERSION),
     shell:
-        "nemi decode --manifest {input.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
+        "nemi decode --manifest {params.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
         " --out {output.frames:q} --skipped {output.skipped:q} --on-error {params.on_error}"
         " --params {params.p:q} 2> {log:q}"

@@ -8,8 +8,8 @@ import nemi.evaluation.workflow as evaluation_wf
 
 rule detect:
     input:
-        proposals=lambda wc: config["detect"]["runs"][wc.name]["proposals"],
-        scores=lambda wc: detect_wf.detect_scores(config, wc.name, OUT),
+        proposals=lambda wc: DS(wc.dataset)["detect"]["runs"][wc.name]["proposals"],
+        scores=lambda wc: detect_wf.detect_scores(DS(wc.dataset), wc.name, f"results/{wc.dataset}"),
     output:
         f"{OUT}/detections/{{name}}.csv",
     log:
@@ -19,8 +19,8 @@ rule detect:
     conda:
         "../../envs/nemi.yaml"
     params:
-        scores_flag=lambda wc: detect_wf.detect_scores_flag(config, wc.name),
-        detect_params=lambda wc: detect_wf.detect_params_json(config),
+        scores_flag=lambda wc: detect_wf.detect_scores_flag(DS(wc.dataset), wc.name),
+        detect_params=lambda wc: detect_wf.detect_params_json(DS(wc.dataset)),
     shell:
         "nemi detect --proposals {input.proposals:q} {params.scores_flag} {input.scores:q}"
         " --params {params.detect_params:q} --out {output:q} 2> {log:q}"
@@ -28,9 +28,9 @@ rule detect:
 
 rule classify:
     input:
-        features=expand(f"{OUT}/features/{{shard}}.h5", shard=SHARDS),
-        gt=lambda wc: evaluation_wf.ground_truth(config, ground_truth_path()),
-        manifest=manifest_path(),
+        features=shard_files("features"),
+        gt=lambda wc: evaluation_wf.ground_truth(DS(wc.dataset), ground_truth_path(wc.dataset)),
+        manifest=lambda wc: manifest_path(wc.dataset),
     output:
         scores=f"{OUT}/classify/class_scores.csv",
         model=f"{OUT}/classify/model.npz",
@@ -41,7 +41,7 @@ rule classify:
     conda:
         "../../envs/nemi.yaml"
     params:
-        p=stage_params(config["detect"]["classifier"], _classifier.ClassifierParams, 1),
+        p=lambda wc: stage_params(DS(wc.dataset)["detect"]["classifier"], _classifier.ClassifierParams, 1),
     shell:
         "nemi classify --train-features {input.features:q} --train-gt {input.gt:q} --manifest {input.manifest:q}"
         " --params {params.p:q} --features {input.features:q}"

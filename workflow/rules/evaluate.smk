@@ -10,8 +10,8 @@ import nemi.evaluation.workflow as evaluation_wf
 
 rule evaluate_predictions:
     input:
-        gt=lambda wc: evaluation_wf.ground_truth(config, ground_truth_path()),
-        pred=lambda wc: evaluation_wf.entry(config, wc.name)["path"],
+        gt=lambda wc: evaluation_wf.ground_truth(DS(wc.dataset), ground_truth_path(wc.dataset)),
+        pred=lambda wc: evaluation_wf.entry(DS(wc.dataset), wc.name)["path"],
     output:
         json=f"{OUT}/evaluation/{{name}}.json",
         csv=f"{OUT}/evaluation/{{name}}.csv",
@@ -22,10 +22,10 @@ rule evaluate_predictions:
     conda:
         "../../envs/nemi.yaml"
     params:
-        kind=lambda wc: evaluation_wf.entry(config, wc.name)["kind"],
-        args=lambda wc: evaluation_wf.cli_args(config, wc.name),
+        kind=lambda wc: evaluation_wf.entry(DS(wc.dataset), wc.name)["kind"],
+        args=lambda wc: evaluation_wf.cli_args(DS(wc.dataset), wc.name),
         # Listed so that the params trigger reruns the rule when the entry or the code's meaning changes.
-        settings=lambda wc: evaluation_wf.entry(config, wc.name),
+        settings=lambda wc: evaluation_wf.entry(DS(wc.dataset), wc.name),
         version=nemi.evaluation.VERSION,
     shell:
         "nemi evaluate {params.kind} --gt {input.gt:q} --pred {input.pred:q} {params.args}"

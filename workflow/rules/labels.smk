@@ -7,7 +7,7 @@ import nemi.labels.pseudo_labels as _labels
 
 rule pseudo_labels:
     input:
-        lambda wc: expand(f"{OUT}/changes/{wc.kind}/{{shard}}.h5", shard=SHARDS),
+        lambda wc: [f"results/{wc.dataset}/changes/{wc.kind}/{s}.h5" for s in shards(wc.dataset)],
     output:
         f"{OUT}/pseudo_labels/{{kind}}.json",
     log:
@@ -17,12 +17,11 @@ rule pseudo_labels:
     conda:
         "../../envs/nemi.yaml"
     params:
-        dataset=DATASET,
         p=lambda wc: stage_params(
-            config["labels"][wc.kind],
+            DS(wc.dataset)["labels"][wc.kind],
             nemi.detectors.get(wc.kind).boundary_params,
             _labels.VERSION,
         ),
     shell:
-        "nemi labels {wildcards.kind} --dataset {params.dataset} --curves {input:q} --out {output:q}"
+        "nemi labels {wildcards.kind} --dataset {wildcards.dataset} --curves {input:q} --out {output:q}"
         " --params {params.p:q} 2> {log:q}"

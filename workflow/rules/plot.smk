@@ -7,7 +7,7 @@ rule plot_timeline:
     input:
         curves=f"{OUT}/changes/{{kind}}/{{shard}}.h5",
         labels=f"{OUT}/pseudo_labels/{{kind}}.json",
-        gt=lambda wc: ground_truth_path() or [],
+        gt=lambda wc: ground_truth_path(wc.dataset) or [],
     output:
         directory(f"{OUT}/plots/timeline/{{kind}}/{{shard}}"),
     log:
