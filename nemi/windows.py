@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from nemi.errors import NemiInputError
-from nemi.io.timebase import Timebase, frame_to_time, snippet_count
+from nemi.io.timebase import Timebase, frame_to_time, snippet_count, time_to_frame
 from nemi.log import logger
 from nemi.segments import cw_to_se, se_to_cw
 
@@ -163,7 +163,7 @@ def _video_steps(video_id: str, vf: VideoFeatures, params: WindowParams, annotat
         grid, rows = tb, np.arange(len(feats), dtype=np.int64)
     else:
         grid = Timebase.steps(tb.fps, params.step_frames)
-        n_frames = int(round(duration_s * tb.fps))
+        n_frames = int(round(time_to_frame(duration_s, tb.fps)))
         n_steps = snippet_count(n_frames, params.step_frames)
         rows = np.clip(tb.nearest_index(_first_frame_centres(n_steps, params.step_frames, tb.fps)),
                        0, len(feats) - 1)
