@@ -68,7 +68,7 @@ def score(model: TEM, features: np.ndarray | torch.Tensor) -> np.ndarray:
     except within two steps of a window's edge, where a window sees zero padding.
     """
     dev = next(model.parameters()).device
-    x = torch.as_tensor(np.asarray(features, dtype=np.float32) if not isinstance(features, torch.Tensor) else features)
+    x = features if isinstance(features, torch.Tensor) else torch.from_numpy(np.asarray(features, dtype=np.float32))
     was_training = model.training
     model.eval()
     out = model(x.to(dev, torch.float32).T.unsqueeze(0))[0].T
