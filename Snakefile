@@ -13,11 +13,12 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/decode.smk"
-include: "workflow/rules/weights.smk"
+include: "workflow/rules/i3d.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/changes.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/detect.smk"
 include: "workflow/rules/evaluate.smk"
 
 

@@ -24,6 +24,7 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+from nemi.params import build as build_params
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -89,7 +90,7 @@ def naive_timeline(path: Path, fps: float, width: int, height: int):
 def bench_speed(path: Path, repeats: int = 5) -> list[dict]:
     import av
 
-    from nemi.changes.hog_curve import hog_distance_curve
+    from nemi.detectors.hog import hog_distance_curve
     from nemi.decode import DecodeParams, decode_shard, iter_timeline
 
     with av.open(str(path)) as c:
@@ -106,7 +107,8 @@ def bench_speed(path: Path, repeats: int = 5) -> list[dict]:
         "ours: decode 15 fps 160x120 + HOG curve": lambda: 1 + len(hog_distance_curve(ours(15))),
         "naive: decode 15 fps 160x120 + HOG curve": lambda: 1 + len(hog_distance_curve(naive(15))),
         "ours: decode 30 fps (every frame) + HOG curve": lambda: 1 + len(hog_distance_curve(ours(30))),
-        "ours: nemi decode stage, JPEG q90 shard, 15 fps": lambda: _decode_stage(path, decode_shard, DecodeParams()),
+        "ours: nemi decode stage, JPEG q90 shard, 15 fps": lambda: _decode_stage(
+            path, decode_shard, build_params(DecodeParams, dict(fps=15, width_px=160, height_px=120))),
     }
     rows = []
     for name, fn in cases.items():
@@ -137,7 +139,8 @@ def child_decode(path: str, out: str, fps: float, width: int, height: int, codec
 
     t0 = time.perf_counter()
     decode_shard([("v", path)], out, out + ".skipped.csv",
-                 DecodeParams(fps=fps, width_px=width, height_px=height, codec=codec, jpeg_quality=90))
+                 build_params(DecodeParams, dict(fps=fps, width_px=width, height_px=height, codec=codec,
+                                                 jpeg_quality=90)))
     dt = time.perf_counter() - t0
     print(json.dumps({"seconds": dt, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

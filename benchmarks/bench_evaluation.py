@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nemi.annotations import read_thumos14_txt  # noqa: E402
+from nemi.io.annotations import read_thumos14_txt  # noqa: E402
 from nemi.evaluation import evaluate_detections, evaluate_proposals, get_protocol  # noqa: E402
 import logging  # noqa: E402
 

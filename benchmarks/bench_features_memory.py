@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from nemi.params import build as build_params
 import numpy as np
 
 
@@ -50,14 +51,15 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from nemi.features.extract import ExtractParams, StreamModels, extract_shard
-    from nemi.features.i3d import build_i3d
+    from nemi.i3d import build_i3d
 
     torch.manual_seed(0)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rgb = build_i3d(3)
     flow = build_i3d(2)
-    params = ExtractParams(snippet_frames=8, window_frames=16, crop_px=args.crop, flow_method=args.flow,
-                           batch_size=args.batch_size, device=args.device)
+    params = build_params(ExtractParams, dict(snippet_frames=8, window_frames=16, crop_px=args.crop,
+                                              flow_method=args.flow,
+                           batch_size=args.batch_size, device=args.device))
     weights = {"rgb_weights": "random-init", "rgb_weights_sha256": "", "flow_weights": "random-init",
                "flow_weights_sha256": ""}
     t0 = time.perf_counter()

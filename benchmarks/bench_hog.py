@@ -1,4 +1,4 @@
-"""UoCTTI HOG throughput at 96x128 on one core: nemi.hog vs cyvlfeat (VLFeat) vs scikit-image.
+"""UoCTTI HOG throughput at 96x128 on one core: nemi.detectors.hog.descriptor vs cyvlfeat (VLFeat) vs scikit-image.
 
 Usage: python benchmarks/bench_hog.py [--seconds 2.0] [--no-jit]
 
@@ -8,7 +8,7 @@ decoded from a shared demo video when it is there, random otherwise), one frame 
 call as the change detector uses it. scikit-image runs its own Dalal-Triggs HOG at
 comparable settings (9 orientations, 8x8-pixel cells, 2x2-cell blocks): a speed
 reference only, its values are not comparable. A second table times the first call
-of nemi.hog in fresh interpreters, with an empty and with a warm Numba cache.
+of nemi.detectors.hog.descriptor in fresh interpreters, with an empty and with a warm Numba cache.
 """
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ def frames_per_second(fn: Callable[[np.ndarray], object], frames: np.ndarray, se
 
 
 def implementations() -> list[tuple[str, Callable[[np.ndarray], object], str]]:
-    from nemi.hog import hog
+    from nemi.detectors.hog.descriptor import hog
 
     impls: list[tuple[str, Callable[[np.ndarray], object], str]] = [
-        ("nemi.hog.hog (Numba)", lambda f: hog(f, 8), "UoCTTI, 12x16x31"),
+        ("nemi.detectors.hog.descriptor.hog (Numba)", lambda f: hog(f, 8), "UoCTTI, 12x16x31"),
     ]
     try:
         from cyvlfeat.hog import hog as vl_hog
@@ -101,7 +101,7 @@ def implementations() -> list[tuple[str, Callable[[np.ndarray], object], str]]:
 _FIRST_CALL = """
 import time, numpy as np
 t0 = time.perf_counter()
-from nemi.hog import hog
+from nemi.detectors.hog.descriptor import hog
 t1 = time.perf_counter()
 hog(np.zeros((96, 128, 3), np.uint8) + np.arange(128, dtype=np.uint8)[None, :, None])
 t2 = time.perf_counter()
@@ -139,7 +139,7 @@ def main() -> None:
 
     if not args.no_jit:
         print()
-        print(f"{'nemi.hog first call, fresh process':<36} {'import s':>9} {'first call s':>13}")
+        print(f"{'nemi.detectors.hog.descriptor first call, fresh process':<36} {'import s':>9} {'first call s':>13}")
         for state, imp, call in first_call_times():
             print(f"{state:<36} {imp:>9.3f} {call:>13.3f}")
 

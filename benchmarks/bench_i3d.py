@@ -25,7 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from nemi.features.i3d import build_i3d, features_for_clips, select_device
+from nemi.i3d import build_i3d, features_for_clips, select_device
 
 T, SIZE = 16, 224
 

@@ -24,11 +24,9 @@ def summarize_h5(path: str | Path, max_groups: int = 50) -> str:
     import h5py
 
     lines = [f"{path}: HDF5"]
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise NemiInputError(f"{path}: not a readable HDF5 file ({err})") from err
-    with h5:
+    from nemi.io.h5 import open_h5
+
+    with open_h5(path) as h5:
         for k, v in h5.attrs.items():
             lines.append(f"  @{k} = {_fmt_attr(v)}")
         groups = sorted(h5.keys())
@@ -87,7 +85,7 @@ def summarize(path: str | Path) -> str:
         except json.JSONDecodeError as err:
             raise NemiInputError(f"{path}: not JSON ({err})") from err
         if isinstance(doc, dict) and "videos" in doc and "kind" in doc and "schema_version" in doc:
-            from nemi.labels.pseudo_labels import validate
+            from nemi.io.pseudo_labels import validate
 
             validate(doc, path)
             return summarize_pseudo_labels(path, doc)

@@ -33,9 +33,10 @@ def plot_timeline(curve_path: str, labels_path: str, video_id: str, out_path: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from nemi.changes.curves import read_curves
+    from nemi import detectors
     from nemi.io.atomic import atomic_output
-    from nemi.labels.pseudo_labels import boundary_mask, read_pseudo_labels
+    from nemi.io.curves import read_curves
+    from nemi.io.pseudo_labels import read_pseudo_labels
 
     kind, _, curves = read_curves(curve_path)
     if video_id not in curves:
@@ -43,20 +44,18 @@ def plot_timeline(curve_path: str, labels_path: str, video_id: str, out_path: st
     doc = read_pseudo_labels(labels_path)
     if video_id not in doc["videos"]:
         raise NemiInputError(f"{labels_path}: no pseudo labels for video {video_id}")
-    c, v, params = curves[video_id], doc["videos"][video_id], doc["params"]
+    c, v = curves[video_id], doc["videos"][video_id]
+    det = detectors.get(kind)
+    params = det.from_record(doc["params"])  # what the labels stage used, as the file records it
     truth = _ground_truth(gt_path, video_id)
 
     fig, (ax, lane) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, height_ratios=[3, 1.3],
                                    constrained_layout=True)
     ax.plot(c.t_s, c.distance, lw=0.8, color="0.25", label=f"{kind} change d_t")
-    if kind == "hog":
-        ax.axhline(params["tau"], color="tab:red", lw=1, ls="--", label=f"tau = {params['tau']:g}")
-    mask = boundary_mask(kind, c.distance, params)
-    if kind == "cnn" and mask.any():
-        # The "top" rule has no fixed threshold: show the smallest change it marked.
-        level = float(c.distance[mask].min())
-        ax.axhline(level, color="tab:red", lw=1, ls="--",
-                   label=f"{params['rule']} {params['ratio']:g}: d >= {level:.3g}")
+    mask = det.boundaries(c.distance, params)
+    line = det.threshold_line(c.distance, mask, params)
+    if line is not None:
+        ax.axhline(line[0], color="tab:red", lw=1, ls="--", label=line[1])
     for t in c.t_s[mask]:
         ax.axvline(t, color="tab:red", lw=0.6, alpha=0.6)
     ax.set_ylabel("distance")
@@ -89,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.out_dir:
         raise NemiInputError("plot timeline: give --video and --out, or --out-dir for every video")
-    from nemi.changes.curves import read_curves
+    from nemi.io.curves import read_curves
 
     _, _, curves = read_curves(args.curves)
     out_dir = Path(args.out_dir)

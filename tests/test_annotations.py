@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import nemi.annotations as A
+import nemi.io.annotations as A
 from nemi.evaluation.proposals import snap_to_frames
 from nemi.evaluation import evaluate_detections, evaluate_proposals, read_ground_truth
 from nemi.evaluation.cli import register

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
-from nemi.changes.cnn import cnn_boundaries, cnn_curves_for_shard, cnn_distance
-from nemi.changes.curves import read_curves
-from nemi.features.shards import FeatureShardWriter
+from nemi.changes.run import curves_for_shard
+from nemi.detectors.cnn import CnnCurveParams, cnn_boundaries, cnn_distance
+from nemi.io.curves import read_curves
+from nemi.io.features import FeatureShardReader, FeatureShardWriter
 from nemi.io.provenance import sha256_file
 from nemi.io.timebase import Timebase
 
@@ -21,7 +21,7 @@ def test_distance_metrics():
     # sum|diff| / mean of the two L1 norms: 2/3, 0, 4/2, and 0 for two zero vectors
     np.testing.assert_allclose(cnn_distance(f, "relative-l1"), [2 / 3, 0.0, 2.0, 0.0], rtol=1e-6)
     assert cnn_distance(f * 1000, "relative-l1") == pytest.approx(cnn_distance(f, "relative-l1"))  # scale-free
-    assert cnn_distance(f[:1]).shape == (0,)
+    assert cnn_distance(f[:1], "mean-abs").shape == (0,)
     with pytest.raises(ValueError, match="metric"):
         cnn_distance(f, "cosine")
 
@@ -50,32 +50,39 @@ def test_bad_rule_and_ratio():
         cnn_boundaries(np.ones(3), -0.1, "relative")
 
 
-def test_curves_for_a_shard(tmp_path):
+def _shard(feat):
+    """A feature shard of two videos: "a" (6 snippets, a change between 2 and 3) and "b" (1 snippet)."""
     rng = np.random.default_rng(0)
-    feat = tmp_path / "features.h5"
     tb = Timebase.native(15.0, 8, 16)
     data = {"a": rng.random((6, 2048)).astype(np.float32), "b": rng.random((1, 2048)).astype(np.float32)}
-    data["a"][3:] += 5.0  # a change between snippet 2 and 3
+    data["a"][3:] += 5.0
     with FeatureShardWriter(feat, {"source": "extracted"}) as w:
         for vid, f in data.items():
             w.add_video(vid, f[:, :1024], f[:, 1024:], tb, {"frame_count": len(f) * 8, "source": "extracted"})
+    return feat
+
+
+def test_curves_for_a_shard(tmp_path):
+    feat = _shard(tmp_path / "features.h5")
+    with FeatureShardReader(feat) as r:
+        data = {v: r.features(v) for v in r.video_ids()}
     out = tmp_path / "cnn.h5"
-    cnn_curves_for_shard(feat, out, metric="relative-l1")
+    curves_for_shard("cnn", feat, out, CnnCurveParams(metric="relative-l1"))
     kind, root, curves = read_curves(out)
     assert kind == "cnn" and root["input_sha256"] == sha256_file(feat)
     assert json.loads(root["params_json"])["metric"] == "relative-l1"
     a = curves["a"]
-    np.testing.assert_allclose(a.distance, cnn_distance(data["a"]), rtol=1e-6)
+    np.testing.assert_allclose(a.distance, cnn_distance(data["a"], "relative-l1"), rtol=1e-6)
     np.testing.assert_allclose(a.t_s, np.array([8, 16, 24, 32, 40]) / 15.0)  # where snippet k+1 begins
     assert int(np.argmax(a.distance)) == 2 and a.n_steps == 6 and a.step_s == pytest.approx(8 / 15)
     assert cnn_boundaries(a.distance, 0.2, "top").nonzero()[0].tolist() == [2]
     assert curves["b"].distance.shape == (0,) and curves["b"].n_steps == 1
 
 
-def test_cli_registers_under_changes(tmp_path):
-    from nemi.changes.cnn import register_cli
+def test_cli_registers_under_changes():
+    from nemi import params
+    from nemi.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
-    args = parser.parse_args(["cnn", "--features", "f.h5", "--out", "o.h5"])
-    assert args.metric == "relative-l1" and callable(args.func)
+    args = build_parser().parse_args(["changes", "cnn", "--features", "f.h5", "--out", "o.h5"])
+    assert args.metric is None and callable(args.func)
+    assert params.from_args(CnnCurveParams, args).metric == "relative-l1"  # the schema's default

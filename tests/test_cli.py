@@ -35,7 +35,7 @@ def test_help_exits_zero(command, capsys):
 
 
 def test_input_error_exits_2_without_traceback(tmp_path, capsys):
-    assert main(["labels", "--kind", "hog", "--dataset", "x", "--curves", str(tmp_path / "none.h5"),
+    assert main(["labels", "hog", "--dataset", "x", "--curves", str(tmp_path / "none.h5"),
                  "--out", str(tmp_path / "o.json"), "--tau", "-1"]) == 2
     err = capsys.readouterr().err
     assert "tau must be >= 0" in err and "Traceback" not in err

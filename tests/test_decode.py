@@ -11,6 +11,7 @@ import av
 import cv2
 import numpy as np
 
+from nemi.params import build as build_params
 from nemi.io.provenance import sha256_file
 import pytest
 
@@ -146,7 +147,8 @@ def test_odd_sizes(tmp_path):
 def test_shard_layout_and_attrs(tmp_path):
     out, skipped = tmp_path / "frames.h5", tmp_path / "skipped.csv"
     videos = [("demo", str(VIDEOS / "mmaction2_demo.mp4")), ("avi", str(VIDEOS / "mmaction2_test.avi"))]
-    decode_shard(videos, out, skipped, DecodeParams(fps=15, width_px=160, height_px=120, jpeg_quality=90))
+    decode_shard(videos, out, skipped,
+                 build_params(DecodeParams, dict(fps=15, width_px=160, height_px=120, jpeg_quality=90)))
     assert read_skipped(skipped) == []
     with FrameShardReader(out) as r:
         assert r.video_ids() == ["avi", "demo"] and r.params["fps"] == 15
@@ -160,7 +162,7 @@ def test_shard_layout_and_attrs(tmp_path):
         assert len(frames) == 150 and frames[0].shape == (120, 160, 3)
         assert np.allclose(r.h5["demo"]["t_s"][:3], [0, 1 / 15, 2 / 15])
     raw_out = tmp_path / "raw.h5"
-    decode_shard(videos[:1], raw_out, skipped, DecodeParams(codec="raw"))
+    decode_shard(videos[:1], raw_out, skipped, build_params(DecodeParams, dict(codec="raw")))
     ref, _ = _decode(VIDEOS / "mmaction2_demo.mp4")
     with FrameShardReader(raw_out) as r:
         assert np.array_equal(next(r.iter_frames("demo", 10, 11)), ref[10])
@@ -220,7 +222,7 @@ def test_bad_video_fails_with_clear_message(kind, tmp_path):
     out = out_dir / "shard000.h5"
     videos = [("good", str(VIDEOS / "mmaction2_6fps.mp4")), ("bad", str(path))]
     with pytest.raises(NemiInputError, match=why) as err:
-        decode_shard(videos, out, out_dir / "skipped.csv", DecodeParams())
+        decode_shard(videos, out, out_dir / "skipped.csv", build_params(DecodeParams, dict()))
     assert str(path) in str(err.value)
     assert not out.exists() and list(out_dir.iterdir()) == []   # no partial artifact, no temp file
 
@@ -236,7 +238,7 @@ def test_skip_mode_records_bad_videos_and_keeps_the_rest(tmp_path):
     videos = [("a_good", str(VIDEOS / "mmaction2_6fps.mp4"))] + [(f"b_{k}", str(p)) for p, k in bad] + \
              [("c_good", str(VIDEOS / "mmaction2_demo.mp4"))]
     out, skipped = tmp_path / "o" / "frames.h5", tmp_path / "o" / "skipped.csv"
-    rows = decode_shard(videos, out, skipped, DecodeParams(), on_error="skip")
+    rows = decode_shard(videos, out, skipped, build_params(DecodeParams, dict()), on_error="skip")
     assert [r["video_id"] for r in read_skipped(skipped)] == [r["video_id"] for r in rows] == \
            ["b_missing", "b_truncated_index_first", "b_audio_only"]
     for row, (p, _) in zip(read_skipped(skipped), bad):

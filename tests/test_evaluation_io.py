@@ -9,6 +9,7 @@ import pytest
 
 from nemi.errors import NemiInputError
 from nemi.evaluation import read_ground_truth, read_predictions
+from nemi.detect.cli import register as register_detect
 from nemi.evaluation.cli import register
 
 GT = "video_id,t_start,t_end,label\nv1,1.0,5.0,A\nv1,10.0,12.0,B\nv2,0.0,3.0,A\nv2,4.0,6.0,Ambiguous\n"
@@ -17,7 +18,9 @@ PRED = "video_id,t_start,t_end,score,label,extra\nv1,1.0,5.0,0.9,A,q\nv1,10.0,12
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="nemi")
-    register(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    register_detect(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

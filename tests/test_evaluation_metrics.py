@@ -13,7 +13,8 @@ from nemi.evaluation import evaluate_detections, evaluate_proposals, get_protoco
 from nemi.evaluation.detections import interpolated_ap
 from nemi.evaluation.protocols import threshold_key
 from nemi.evaluation.proposals import interp_extrapolate
-from nemi.evaluation.tiou import descending_order, tiou_matrix, tiou_matrix_frames
+from nemi.segments import descending_order, tiou_frames
+from nemi.segments import tiou as tiou_matrix
 
 # A small input with score ties, uneven counts, a ground-truth video without
 # predictions (v0), a video without ground truth (unk0), a zero-length ground-truth
@@ -109,7 +110,7 @@ def test_tiou_hand_values():
     pred = np.array([[5.0, 15.0], [0.0, 10.0], [20.0, 30.0], [2.0, 4.0]])
     np.testing.assert_allclose(tiou_matrix(gt, pred), [[5 / 15, 1.0, 0.0, 0.2]])
     # inclusive frames: [0,10] and [5,15] share 6 frames of 16
-    np.testing.assert_allclose(tiou_matrix_frames(gt, pred[:1]), [[6 / 16]])
+    np.testing.assert_allclose(tiou_frames(gt, pred[:1]), [[6 / 16]])
     # zero length on both sides: 0, not NaN
     assert tiou_matrix(np.array([[3.0, 3.0]]), np.array([[3.0, 3.0]]))[0, 0] == 0.0
 

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from nemi.params import build as build_params
 from nemi.errors import NemiInputError
 from nemi.features.clips import crop_frame, iter_windows
 from nemi.features.extract import ExtractParams, StreamModels, extract_shard, load_stream_models
-from nemi.features.shards import FeatureShardReader
+from nemi.io.features import FeatureShardReader
 from nemi.io.frames import FrameShardWriter
 from nemi.io.timebase import Timebase
 
@@ -63,8 +64,9 @@ def make_frame_shard(path: Path, lengths: dict[str, int], h: int = 24, w: int = 
                 "source_frame_count": n, "duration_s": n / FPS})
 
 
-PARAMS = ExtractParams(snippet_frames=8, window_frames=16, crop_px=32, flow_method="farneback", batch_size=3,
-                       device="cpu")
+PARAMS = build_params(ExtractParams, dict(snippet_frames=8, window_frames=16, crop_px=32, flow_method="farneback",
+                                          batch_size=3,
+                       device="cpu"))
 
 
 def frame_of(value: float) -> int:
@@ -204,13 +206,13 @@ def test_missing_weights_file_names_the_key(tmp_path):
 
 def test_bad_params_are_rejected():
     with pytest.raises(ValueError, match="flow_method"):
-        ExtractParams(flow_method="lucas-kanade")
+        build_params(ExtractParams, dict(flow_method="lucas-kanade"))
     with pytest.raises(ValueError, match="snippet_frames"):
-        ExtractParams(snippet_frames=0)
+        build_params(ExtractParams, dict(snippet_frames=0))
 
 
 def test_real_i3d_cross_modality_through_the_pipeline(tmp_path):
-    from nemi.features.i3d import build_i3d
+    from nemi.i3d import build_i3d
 
     torch.manual_seed(0)
     weights = tmp_path / "rgb.pt"
@@ -218,8 +220,9 @@ def test_real_i3d_cross_modality_through_the_pipeline(tmp_path):
     models = load_stream_models(weights, "cross-modality")
     assert models.weights["flow_weights"] == f"cross-modality from {models.weights['rgb_weights_sha256']}"
     make_frame_shard(tmp_path / "frames.h5", {"a": 12}, codec="jpeg")
-    params = ExtractParams(snippet_frames=8, window_frames=16, crop_px=32, flow_method="dis", batch_size=2,
-                           device="cpu")
+    params = build_params(ExtractParams, dict(snippet_frames=8, window_frames=16, crop_px=32, flow_method="dis",
+                                              batch_size=2,
+                           device="cpu"))
     extract_shard(tmp_path / "frames.h5", tmp_path / "feat.h5", params, models)
     with FeatureShardReader(tmp_path / "feat.h5") as r:
         f = r.features("a")
@@ -240,4 +243,4 @@ def test_real_i3d_cross_modality_through_the_pipeline(tmp_path):
 
 def test_window_and_snippet_must_differ_by_an_even_number():
     with pytest.raises(ValueError, match="must be even"):
-        ExtractParams(snippet_frames=8, window_frames=15)
+        build_params(ExtractParams, dict(snippet_frames=8, window_frames=15))

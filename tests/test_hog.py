@@ -1,4 +1,5 @@
-"""nemi.hog: VLFeat's UoCTTI HOG, checked against VLFeat (cyvlfeat) and its committed golden outputs."""
+"""nemi.detectors.hog.descriptor: VLFeat's UoCTTI HOG, checked against VLFeat (cyvlfeat)
+and its committed golden outputs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nemi.hog import HOG_DIM, hog, hog_shape
+from nemi.detectors.hog.descriptor import HOG_DIM, hog, hog_shape
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "hog_golden.npz"
 TOL = 1e-5

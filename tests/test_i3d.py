@@ -32,7 +32,7 @@ import pytest
 import torch
 
 from nemi.errors import NemiInputError
-from nemi.features.i3d import (
+from nemi.i3d import (
     build_i3d,
     cross_modality_flow_init,
     features_for_clips,
@@ -40,8 +40,8 @@ from nemi.features.i3d import (
     load_weights,
     select_device,
 )
-from nemi.features.i3d_classify import classify_clip, decode_centre_clip, top_k
-from nemi.features import weights as w
+from nemi.i3d.classify import classify_clip, decode_centre_clip, top_k
+from nemi.i3d import convert as w
 
 GOLDEN_KEYS = Path(__file__).parent / "golden" / "i3d_state_dict_keys.txt"
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
@@ -284,7 +284,7 @@ def test_converted_weights_file(kinetics_weights: Path) -> None:
 
 
 def test_classify_cli_demo_is_arm_wrestling(kinetics_weights: Path, capsys: pytest.CaptureFixture) -> None:
-    from nemi.features import cli_i3d
+    from nemi.i3d import cli as cli_i3d
 
     parser = argparse.ArgumentParser(prog="nemi")
     cli_i3d.register(parser.add_subparsers(dest="command", required=True))

@@ -8,7 +8,7 @@ import torch
 
 from nemi.errors import NemiInputError
 from nemi.features.imported import import_features
-from nemi.features.shards import FeatureShardReader
+from nemi.io.features import FeatureShardReader
 from nemi.io.provenance import sha256_file
 
 def main(argv: list[str]) -> int:

@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from nemi.changes.curves import ChangeCurve, read_curves, write_curves
+from nemi.io.curves import ChangeCurve, read_curves, write_curves
 from nemi.errors import NemiInputError
-from nemi.labels.decompose import activities_from_boundaries, local_mean_std, threshold_boundaries
-from nemi.labels.pseudo_labels import make_pseudo_labels, read_pseudo_labels, validate
+from nemi.detectors.hog import local_mean_std, threshold_boundaries
+from nemi.io.pseudo_labels import read_pseudo_labels, validate
+from nemi.labels.decompose import activities_from_boundaries
+from nemi.labels.pseudo_labels import make_pseudo_labels
 
 
 def detectcuts_reference(hogdiff: np.ndarray, thresh: float = 0.0715) -> np.ndarray:
@@ -150,9 +152,9 @@ def test_labels_cli_refuses_bad_values_with_a_message(tmp_path, capsys):
     from nemi.cli import main
 
     curves = _curve_file(tmp_path / "c.h5")
-    base = ["labels", "--dataset", "toy", "--curves", str(curves), "--out", str(tmp_path / "o.json")]
-    assert main([*base, "--kind", "cnn", "--ratio", "2", "--cnn-rule", "top"]) == 2
+    base = ["--dataset", "toy", "--curves", str(curves), "--out", str(tmp_path / "o.json")]
+    assert main(["labels", "cnn", *base, "--ratio", "2", "--rule", "top"]) == 2
     assert "ratio" in capsys.readouterr().err
-    assert main([*base, "--kind", "hog", "--local-window-frames", "10"]) == 0  # unused without --local-test
-    assert main([*base, "--kind", "hog", "--local-test", "--local-window-frames", "10"]) == 2
+    assert main(["labels", "hog", *base, "--local-window-frames", "10"]) == 0  # unused without --local-test
+    assert main(["labels", "hog", *base, "--local-test", "--local-window-frames", "10"]) == 2
     assert "local_window_frames must be odd" in capsys.readouterr().err

@@ -26,6 +26,6 @@ def test_every_rule_names_the_conda_env():
 def test_shipped_configs_match_the_schema():
     import jsonschema
 
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load((REPO / "nemi" / "schemas" / "config.schema.yaml").read_text())
     for path in [REPO / "config.yaml", *sorted((REPO / "workflow" / "configs").glob("*.yaml"))]:
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)

@@ -71,7 +71,7 @@ def test_plan_rejects_bad_arguments():
 
 
 def test_outputs_layout_and_formats(demo):
-    from nemi.annotations.thumos14 import read_thumos14_txt
+    from nemi.io.annotations.thumos14 import read_thumos14_txt
     from nemi.io.manifest import read_manifest
 
     plans = plan(8, 0, 0.5)
@@ -146,7 +146,7 @@ def test_hog_finds_most_cuts(demo):
     Per kind of change: the share found within +-1 timeline frame; and the false-positive
     rate: frames with d_t > tau farther than one frame from every true change.
     """
-    from nemi.changes.hog_curve import hog_distance_curve
+    from nemi.detectors.hog import hog_distance_curve
     from nemi.decode import iter_timeline
     from nemi.io.frames import decode_jpeg, encode_jpeg
 

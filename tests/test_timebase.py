@@ -62,3 +62,24 @@ def test_bad_timebase():
         Timebase(0.0, 8, 16)
     with pytest.raises(ValueError, match="stride_frames"):
         Timebase(30.0, 0, 16)
+
+
+def test_step_grid_and_cells():
+    # RTD-Net's step grid: 5-frame steps; step k covers frames [5k, 5k+5), its cell [k, k+1).
+    grid = Timebase.steps(30.0, 5)
+    assert grid.time_to_cell(0.0) == 0.0 and grid.time_to_cell(5 / 30.0) == pytest.approx(1.0)
+    assert grid.cell_to_time(3.0) == pytest.approx(15 / 30.0)
+    assert grid.index_to_time(0) == pytest.approx(2.5 / 30.0)
+    cells = np.linspace(-2, 300, 51)
+    np.testing.assert_allclose(grid.time_to_cell(grid.cell_to_time(cells)), cells, atol=1e-9)
+    assert isinstance(grid.cell_to_time(2.0), float) and isinstance(grid.nearest_index(0.1), int)
+
+
+def test_nearest_index_is_the_snippet_holding_the_frame():
+    # RTD-Net's loader takes row f // 8 for frame f; both 8-frame conventions agree at every frame centre.
+    frames = np.arange(0, 400)
+    centres = (frames + 0.5) / 30.0
+    for tb in (Timebase(30.0, 8, 8), Timebase.native(30.0, 8, 16)):
+        np.testing.assert_array_equal(tb.nearest_index(centres), frames // 8)
+    assert Timebase(30.0, 4, 16).nearest_index(8 / 30.0) == 0  # exactly at feature 0's centre
+    assert Timebase(30.0, 4, 16).nearest_index(10 / 30.0) == 1  # halfway between 0 and 1: the later one

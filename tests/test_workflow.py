@@ -13,9 +13,9 @@ import yaml
 from tests.conftest import REPO
 
 TINY = {
-    "dataset": "tiny",
-    "videos": {"source": "synth", "shard_size": 2, "on_error": "fail"},
-    "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1},
+    "targets": ["tiny"],
+    "datasets": {"tiny": {"videos": {"source": "synth", "shard_size": 2, "on_error": "fail"},
+                          "synth": {"n_videos": 3, "test_fraction": 0.5, "seed": 1}}},
     "decode": {"fps": 10, "width_px": 128, "height_px": 96, "codec": "jpeg", "jpeg_quality": 90},
     "changes": {"hog": {"cell_px": 8, "height_px": 96, "width_px": 128}},
     "features": {"snippet_frames": 8, "window_frames": 16, "crop_px": 32, "flow_method": "dis",
@@ -44,7 +44,7 @@ def write_config(workdir: Path, cfg: dict) -> None:
 def tiny_run(tmp_path_factory):
     import torch
 
-    from nemi.features.i3d import build_i3d
+    from nemi.i3d import build_i3d
 
     workdir = tmp_path_factory.mktemp("wf")
     torch.manual_seed(0)  # a random-init network keeps the test offline; the real weights have their own tests
@@ -58,7 +58,7 @@ def tiny_run(tmp_path_factory):
 def test_tiny_demo_runs_end_to_end(tiny_run):
     import h5py
 
-    from nemi.labels.pseudo_labels import read_pseudo_labels
+    from nemi.io.pseudo_labels import read_pseudo_labels
 
     out = tiny_run / "results" / "tiny"
     for kind in ("hog", "cnn"):
@@ -76,7 +76,7 @@ def test_tiny_demo_runs_end_to_end(tiny_run):
     merged = yaml.safe_load((out / "config.merged.yaml").read_text())
     assert merged["labels"]["hog"]["max_activity_frames"] == 300, "schema defaults are filled in"
     assert (out / "logs" / "decode" / "shard000.log").is_file()
-    assert (out / "benchmarks" / "changes_hog" / "shard000.tsv").is_file()
+    assert (out / "benchmarks" / "changes" / "hog" / "shard000.tsv").is_file()
 
 
 @pytest.mark.parametrize(("kind", "change"), [("hog", {"tau": 0.09}), ("cnn", {"ratio": 0.2, "rule": "top"})])

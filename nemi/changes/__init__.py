@@ -1,1 +1,2 @@
-"""Change curves: how much the picture changes between neighbouring frames (HOG) or snippets (CNN)."""
+"""The ``changes`` stage: a registered change detector's curve for every video of a shard, cached
+in one change-curve file (:mod:`nemi.io.curves`). No thresholds are applied here."""

@@ -1,28 +1,28 @@
-"""``nemi changes``: change curves between neighbouring frames (HOG) or snippets (CNN)."""
+"""``nemi changes DETECTOR``: the change curve of every video in a shard (one subcommand per detector)."""
 
 from __future__ import annotations
 
 import argparse
 
 
-def _hog(args: argparse.Namespace) -> int:
-    from nemi.changes.hog_curve import hog_curves_for_shard
+def _run(args: argparse.Namespace) -> int:
+    from nemi import detectors, params
+    from nemi.changes.run import curves_for_shard
 
-    hog_curves_for_shard(args.frames, args.out, cell_px=args.cell_px, height_px=args.height_px,
-                         width_px=args.width_px)
+    det = detectors.get(args.detector)
+    curves_for_shard(args.detector, args.input, args.out, params.from_args(det.curve_params, args))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("changes", help="compute change curves (HOG per frame, CNN per snippet)")
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    h = kinds.add_parser("hog", help="HOG change curve of every video in a frame shard")
-    h.add_argument("--frames", required=True, help="frame shard (.h5) from nemi decode")
-    h.add_argument("--out", required=True, help="change-curve file to write (.h5)")
-    h.add_argument("--cell-px", type=int, default=8)
-    h.add_argument("--height-px", type=int, default=96)
-    h.add_argument("--width-px", type=int, default=128)
-    h.set_defaults(func=_hog)
-    from nemi.changes.cnn import register_cli
+    from nemi import detectors, params
 
-    register_cli(kinds)
+    p = sub.add_parser("changes", help="compute change curves (one subcommand per change detector)")
+    kinds = p.add_subparsers(dest="detector", metavar="DETECTOR", required=True)
+    for name in detectors.names():
+        det = detectors.get(name)
+        c = kinds.add_parser(name, help=f"{name} change curve of every video in a {det.input[:-1]} shard")
+        c.add_argument(f"--{det.input}", dest="input", required=True, help=f"{det.input[:-1]} shard (.h5)")
+        c.add_argument("--out", required=True, help="change-curve file to write (.h5)")
+        params.add_arguments(c, det.curve_params)
+        c.set_defaults(func=_run)

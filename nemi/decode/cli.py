@@ -15,19 +15,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=int, required=True, help="videos per shard")
     p.add_argument("--out", required=True, help="output frame shard (.h5)")
     p.add_argument("--skipped", required=True, help="output CSV of skipped videos (video_id,path,reason)")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second of the fixed timeline")
-    p.add_argument("--width-px", type=int, default=340, help="working width in pixels")
-    p.add_argument("--height-px", type=int, default=256, help="working height in pixels")
-    p.add_argument("--codec", choices=("jpeg", "raw"), default="jpeg", help="frame storage")
-    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1..100")
     p.add_argument("--on-error", choices=("fail", "skip"), default="fail",
                    help="fail: a bad video fails the job; skip: record it in --skipped and go on")
     p.add_argument("--threads", choices=("SLICE", "FRAME", "AUTO", "NONE"), default="SLICE",
                    help="PyAV decoder threading (SLICE keeps one core busy per job)")
+    from nemi import params
+    from nemi.decode.shard import DecodeParams
+
+    params.add_arguments(p, DecodeParams)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from nemi import params as stage_params
     from nemi.decode.shard import DecodeParams, decode_shard
     from nemi.errors import NemiInputError
     from nemi.io.manifest import plan_shards, read_manifest
@@ -41,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
                              f"(has {', '.join(shards) or 'none'})")
     paths = dict(zip(manifest["video_id"], manifest["path"]))
     videos = [(vid, paths[vid]) for vid in shards[args.shard]]
-    params = DecodeParams(fps=args.fps, width_px=args.width_px, height_px=args.height_px, codec=args.codec,
-                          jpeg_quality=args.jpeg_quality)
+    params = stage_params.from_args(DecodeParams, args)
     decode_shard(videos, args.out, args.skipped, params, on_error=args.on_error, thread_type=args.threads)
     return 0

@@ -12,6 +12,7 @@ import csv
 import json
 import logging
 import os
+from typing import ClassVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,11 +35,12 @@ SKIPPED_COLUMNS = ("video_id", "path", "reason")
 class DecodeParams:
     """Decode settings (config section ``decode``): timeline fps, working size, storage codec."""
 
-    fps: float = 15.0
-    width_px: int = 160
-    height_px: int = 120
-    codec: str = "jpeg"
-    jpeg_quality: int = 90
+    SECTION: ClassVar[str] = "decode"
+    fps: float  # frames per second of the fixed timeline
+    width_px: int  # working size every frame is resized to
+    height_px: int
+    codec: str  # jpeg | raw
+    jpeg_quality: int  # 1..100
 
     def __post_init__(self) -> None:
         if not self.fps > 0:

@@ -9,7 +9,7 @@ DAPs-style code in RTD-Net) to 1e-9; see ``docs/evaluation.md`` for the protocol
 """
 
 from nemi.evaluation.api import evaluate_detections, evaluate_proposals
-from nemi.evaluation.io import read_ground_truth, read_predictions
+from nemi.io.tables import read_ground_truth, read_predictions
 from nemi.evaluation.protocols import PROTOCOLS, Protocol, get_protocol
 
 VERSION = 1  # bump when the numbers a command writes change meaning

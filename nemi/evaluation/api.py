@@ -11,7 +11,7 @@ import pandas as pd
 
 from nemi.errors import NemiInputError
 from nemi.evaluation.detections import average_precision_table
-from nemi.evaluation.io import GT_COLUMNS, PRED_COLUMNS, check_table, read_ground_truth, read_predictions
+from nemi.io.tables import GT_COLUMNS, PRED_COLUMNS, check_table, read_ground_truth, read_predictions
 from nemi.evaluation.proposals import anet_curve, daps_curve, interp_extrapolate, read_anet_curve
 from nemi.evaluation.protocols import get_protocol, threshold_key
 
@@ -56,7 +56,7 @@ def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, ke
     """AR@AN and AUC of class-agnostic proposals under a named protocol.
 
     ``gt``/``pred`` are tables (or CSV paths) with the columns of
-    :mod:`nemi.evaluation.io`; ``videos`` restricts both to a subset of video ids;
+    :mod:`nemi.io.tables`; ``videos`` restricts both to a subset of video ids;
     ``default_fps`` converts seconds to frames for ``thumos14-daps`` where the ground
     truth has no ``fps`` for a video.  Metrics are fractions in [0, 1].
     """

@@ -1,15 +1,15 @@
 """Detection mAP at tIoU thresholds, ActivityNet's algorithm (``Evaluation/eval_detection.py``).
 
 Per class: predictions are ranked by score (ties: later row first, see
-:func:`~nemi.evaluation.tiou.descending_order`); each takes, at each threshold, the
+:func:`~nemi.segments.descending_order`); each takes, at each threshold, the
 unmatched ground-truth segment of its video and class with the highest tIoU
 (``>= threshold``; equal tIoU: the later ground-truth row, as the reference's reversed
 argsort gives); the rest are false positives, as are predictions for videos without
 ground truth of that class.  AP is the all-point interpolated area (VOC 2011), mAP
 the mean over the ground truth's classes (a class without predictions scores 0).
 
-The greedy matching runs in a compiled kernel (numba), one pass over the ranked
-predictions of a class for all thresholds together.
+tIoU comes from :mod:`nemi.segments`; the greedy matching runs in a compiled kernel
+(numba), one pass over the ranked predictions of a class for all thresholds together.
 """
 
 from __future__ import annotations
@@ -19,40 +19,31 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
+from nemi.segments import tiou_paired
 
 
 @numba.njit(cache=True)
-def _greedy_match(pred_video: np.ndarray, pred_seg: np.ndarray, gt_start: np.ndarray,
-                  gt_seg: np.ndarray, thresholds: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _greedy_match(pair_start: np.ndarray, pair_tiou: np.ndarray, pair_gt: np.ndarray,
+                  n_gt: int, thresholds: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """tp (T, P) for predictions already in rank order.
 
-    ``pred_video[i]`` indexes ``gt_start`` (CSR offsets into ``gt_seg``, one row per
-    video, ground truth in input order) or is -1 for a video without ground truth.
+    Prediction ``i`` is paired with the ground truth of its video, in input order:
+    ``pair_tiou[pair_start[i]:pair_start[i + 1]]`` are those tIoUs and ``pair_gt`` the
+    ground-truth rows (empty for a video without ground truth).
     """
-    n_t, n_p = thresholds.shape[0], pred_video.shape[0]
+    n_t, n_p = thresholds.shape[0], pair_start.shape[0] - 1
     tp = np.zeros((n_t, n_p), dtype=np.float64)
-    locked = np.zeros((n_t, gt_seg.shape[0]), dtype=np.bool_)
+    locked = np.zeros((n_t, n_gt), dtype=np.bool_)
     for i in range(n_p):
-        v = pred_video[i]
-        if v < 0:
-            continue
-        a, b = gt_start[v], gt_start[v + 1]
-        ps, pe = pred_seg[i, 0], pred_seg[i, 1]
-        tiou = np.empty(b - a)
-        for j in range(a, b):
-            inter = min(gt_seg[j, 1], pe) - max(gt_seg[j, 0], ps)
-            if inter < 0.0:
-                inter = 0.0
-            union = (pe - ps) + (gt_seg[j, 1] - gt_seg[j, 0]) - inter
-            tiou[j - a] = inter / union if union > 0.0 else 0.0
+        a, b = pair_start[i], pair_start[i + 1]
         for t in range(n_t):
             best = -1
-            for j in range(b - a - 1, -1, -1):
-                if tiou[j] >= thresholds[t] and not locked[t, a + j]:
-                    if best < 0 or tiou[j] > tiou[best]:
+            for j in range(b - 1, a - 1, -1):
+                if pair_tiou[j] >= thresholds[t] and not locked[t, pair_gt[j]]:
+                    if best < 0 or pair_tiou[j] > pair_tiou[best]:
                         best = j
             if best >= 0:
-                locked[t, a + best] = True
+                locked[t, pair_gt[best]] = True
                 tp[t, i] = 1.0
     return tp
 
@@ -81,8 +72,14 @@ def class_average_precision(gt: pd.DataFrame, pred: pd.DataFrame, thresholds: np
     gt_seg = gt[["t_start", "t_end"]].to_numpy(np.float64)[order_gt]
     rank = np.argsort(pred["score"].to_numpy(np.float64), kind="stable")[::-1]
     pred_video = videos.get_indexer(pred["video_id"].to_numpy()[rank]).astype(np.int64)
-    pred_seg = np.ascontiguousarray(pred[["t_start", "t_end"]].to_numpy(np.float64)[rank])
-    tp = _greedy_match(pred_video, pred_seg, gt_start, np.ascontiguousarray(gt_seg),
+    pred_seg = pred[["t_start", "t_end"]].to_numpy(np.float64)[rank]
+    # every (prediction, ground truth of its video) pair, so tIoU is computed by nemi.segments
+    n_pairs = np.where(pred_video >= 0, gt_start[pred_video + 1] - gt_start[np.maximum(pred_video, 0)], 0)
+    pair_start = np.concatenate([[0], np.cumsum(n_pairs)]).astype(np.int64)
+    first = np.repeat(gt_start[np.maximum(pred_video, 0)] - pair_start[:-1], n_pairs)
+    pair_gt = (first + np.arange(pair_start[-1])).astype(np.int64)
+    pair_tiou = tiou_paired(gt_seg[pair_gt], pred_seg[np.repeat(np.arange(len(rank)), n_pairs)])
+    tp = _greedy_match(pair_start, np.ascontiguousarray(pair_tiou, dtype=np.float64), pair_gt, len(gt),
                        np.asarray(thresholds, dtype=np.float64))
     tp_cum = np.cumsum(tp, axis=1)
     fp_cum = np.cumsum(1.0 - tp, axis=1)

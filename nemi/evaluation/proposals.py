@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
-from nemi.evaluation.tiou import descending_order, tiou_matrix, tiou_matrix_frames
+from nemi.segments import descending_order, tiou_frames
+from nemi.segments import tiou as _tiou
 
 log = logging.getLogger("nemi.evaluation.proposals")
 
@@ -73,7 +74,7 @@ def anet_curve(gt: pd.DataFrame, pred: pd.DataFrame, thresholds: np.ndarray,
         p_idx = p_idx[descending_order(scores[p_idx])]
         n_keep = min(int(len(p_idx) * ratio), len(p_idx))
         total += n_keep
-        tiou = tiou_matrix(gt_seg[g_idx], pred_seg[p_idx[:n_keep]])
+        tiou = _tiou(gt_seg[g_idx], pred_seg[p_idx[:n_keep]])
         per_video.append((first_hits(tiou, thresholds), n_keep))
     if total == 0:
         raise NemiInputError("no proposal is left for any ground-truth video (none predicted, or the budget "
@@ -115,7 +116,7 @@ def daps_curve(gt: pd.DataFrame, pred: pd.DataFrame, thresholds: np.ndarray,
             continue  # no positives, no matches: it only counts in the number of videos
         f = fps.get(vid, default_fps)
         p_idx = p_idx[descending_order(scores[p_idx])]
-        tiou = tiou_matrix_frames(np.round(gt_seg[g_idx] * f), np.round(pred_seg[p_idx] * f, 6))
+        tiou = tiou_frames(np.round(gt_seg[g_idx] * f), np.round(pred_seg[p_idx] * f, 6))
         budgets = (len(p_idx) * pcn).astype(np.int64)
         matches += _count_covered(first_hits(tiou, thresholds), budgets)
         positives += len(g_idx)

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
 
 def _extract(args: argparse.Namespace) -> int:
+    from nemi import params as stage_params
     from nemi.features.extract import ExtractParams, extract_shard, load_stream_models
 
-    overrides = {f.name: getattr(args, f.name) for f in fields(ExtractParams)
-                 if getattr(args, f.name, None) is not None}
-    try:
-        params = ExtractParams(**overrides)
-    except ValueError as err:
-        from nemi.errors import NemiInputError
-
-        raise NemiInputError(f"features: {err}") from err
+    params = stage_params.from_args(ExtractParams, args)
     if args.threads:
         import cv2
         import torch
@@ -70,18 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--rgb-weights", required=True, help="RGB I3D weights file (nemi or piergiaj format)")
     e.add_argument("--flow-weights", required=True,
                    help="flow I3D weights file, or 'cross-modality' to initialise the flow stream from the RGB weights")
-    e.add_argument("--flow-method", dest="flow_method", choices=("tvl1", "dis", "farneback"), default=None,
-                   help="optical flow algorithm (default tvl1)")
-    e.add_argument("--snippet-frames", dest="snippet_frames", type=int, default=None,
-                   help="frames per snippet = feature stride (default 8; ActivityNet 16)")
-    e.add_argument("--window-frames", dest="window_frames", type=int, default=None,
-                   help="I3D window centred on each snippet, frames (default 16)")
-    e.add_argument("--crop-px", dest="crop_px", type=int, default=None, help="square centre crop, pixels (default 224)")
-    e.add_argument("--batch-size", dest="batch_size", type=int, default=None,
-                   help="windows per forward pass (default 8)")
-    e.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default auto)")
-    e.add_argument("--no-amp", dest="amp", action="store_const", const=False, default=None,
-                   help="run float32 on CUDA too (default: float16 autocast on CUDA)")
+    from nemi import params
+    from nemi.features.extract import ExtractParams
+
+    params.add_arguments(e, ExtractParams)
     e.set_defaults(func=_extract)
 
     i = cmds.add_parser("import", help="published per-video features -> feature shard")

@@ -15,14 +15,14 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nemi.errors import NemiInputError
 from nemi.features.clips import CROP_METHOD, crop_frame, iter_batches, iter_windows, prefetch
 from nemi.features.flow import FLOW_METHODS, flow_params, paired_flow_stream
-from nemi.features.shards import FeatureShardWriter
+from nemi.io.features import FeatureShardWriter
 from nemi.io.atomic import atomic_output
 from nemi.io.frames import FrameShardReader
 from nemi.io.provenance import provenance, sha256_file
@@ -37,15 +37,16 @@ CROSS_MODALITY = "cross-modality"
 
 @dataclass(frozen=True)
 class ExtractParams:
-    """How snippet features are made; the defaults are the Thumos14 setting."""
+    """How snippet features are made (config section ``features``; the schema's defaults are the Thumos14 setting)."""
 
-    snippet_frames: int = 8      # frames per snippet = feature stride (8 Thumos14, 16 ActivityNet)
-    window_frames: int = 16      # I3D input window centred on each snippet, frames
-    crop_px: int = 224           # side of the square centre crop fed to both streams, pixels
-    flow_method: str = "tvl1"    # tvl1 | dis | farneback
-    batch_size: int = 8          # windows per forward pass
-    device: str = "auto"         # auto (CUDA when available) | cpu | cuda | cuda:N
-    amp: bool = True             # float16 autocast on CUDA (ignored on the CPU)
+    SECTION: ClassVar[str] = "features"
+    snippet_frames: int      # frames per snippet = feature stride (8 Thumos14, 16 ActivityNet)
+    window_frames: int       # I3D input window centred on each snippet, frames
+    crop_px: int             # side of the square centre crop fed to both streams, pixels
+    flow_method: str         # tvl1 | dis | farneback
+    batch_size: int          # windows per forward pass
+    device: str              # auto (CUDA when available) | cpu | cuda | cuda:N
+    amp: bool                # float16 autocast on CUDA (ignored on the CPU)
 
     def __post_init__(self) -> None:
         for name in ("snippet_frames", "window_frames", "crop_px", "batch_size"):
@@ -77,8 +78,8 @@ def load_stream_models(rgb_weights: str | os.PathLike, flow_weights: str | os.Pa
     initialised from the RGB weights (first convolution averaged over colour,
     repeated for x and y), which the shard records as ``cross-modality from <sha256>``.
     """
-    from nemi.features.i3d import build_i3d
-    from nemi.features.i3d_weights import cross_modality_flow_init, load_i3d
+    from nemi.i3d import build_i3d
+    from nemi.i3d.weights import cross_modality_flow_init, load_i3d
 
     for key, path in (("features.rgb_weights", rgb_weights), ("features.flow_weights", flow_weights)):
         if str(path) != CROSS_MODALITY and not Path(path).is_file():
@@ -100,7 +101,7 @@ def load_stream_models(rgb_weights: str | os.PathLike, flow_weights: str | os.Pa
 def resolve_device(name: str):
     import torch
 
-    from nemi.features.i3d import select_device
+    from nemi.i3d import select_device
 
     if name == "auto":
         return select_device()
@@ -137,7 +138,7 @@ def _extract_video(reader: FrameShardReader, vid: str, params: ExtractParams, mo
                    writer: FeatureShardWriter, progress: Progress) -> None:
     import torch
 
-    from nemi.features.i3d import features_for_clips
+    from nemi.i3d import features_for_clips
 
     info = reader.info(vid)
     n = info.frame_count

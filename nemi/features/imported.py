@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nemi.errors import NemiInputError
-from nemi.features.shards import FEATURE_DIM, FeatureShardWriter
+from nemi.io.features import FEATURE_DIM, STREAM_DIM, FeatureShardWriter
 from nemi.io.atomic import atomic_output
 from nemi.io.provenance import provenance, sha256_file
 from nemi.io.timebase import Timebase
@@ -67,8 +67,8 @@ def read_feature_file(path: Path, fmt: str) -> np.ndarray:
         raise NemiInputError(f"{path}: cannot read {fmt} features ({type(err).__name__}: {err})") from err
     if arr.ndim == 3 and arr.shape[1] == 1:  # RTD-Net squeezes each row
         arr = arr[:, 0, :]
-    if arr.ndim != 2 or arr.shape[1] != 2 * FEATURE_DIM or arr.shape[0] < 1:
-        raise NemiInputError(f"{path}: features must be (T, {2 * FEATURE_DIM}) with T >= 1 (RGB then flow), "
+    if arr.ndim != 2 or arr.shape[1] != FEATURE_DIM or arr.shape[0] < 1:
+        raise NemiInputError(f"{path}: features must be (T, {FEATURE_DIM}) with T >= 1 (RGB then flow), "
                              f"found shape {tuple(arr.shape)}")
     if not np.issubdtype(arr.dtype, np.number):
         raise NemiInputError(f"{path}: features must be numbers, found dtype {arr.dtype}")
@@ -116,5 +116,5 @@ def import_features(source_dir: str | os.PathLike, fmt: str, video_ids: list[str
                      "source_sha256": sha256_file(path), "snippet_frames": stride_frames, "frame_count": frame_count,
                      "frame_count_source": fc_source, "padded_frames": 0,
                      "nemi_version": root["nemi_version"], "params_json": root["params_json"]}
-            writer.add_video(vid, feats[:, :FEATURE_DIM], feats[:, FEATURE_DIM:], timebase, attrs)
+            writer.add_video(vid, feats[:, :STREAM_DIM], feats[:, STREAM_DIM:], timebase, attrs)
             log.info("imported %s: %d features from %s", vid, n, path)

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from nemi.errors import NemiInputError
+from nemi.io.h5 import open_h5
 
 CODECS = ("jpeg", "raw")
 
@@ -111,10 +112,7 @@ class FrameShardReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = str(path)
-        try:
-            self.h5 = h5py.File(self.path, "r")
-        except (OSError, FileNotFoundError) as err:
-            raise NemiInputError(f"{self.path}: cannot open frame shard ({err})") from err
+        self.h5 = open_h5(self.path, "frame shard")
         self.codec = str(self.h5.attrs.get("codec", "jpeg"))
         self.params = json.loads(self.h5.attrs.get("params_json", "{}"))
 

@@ -95,6 +95,37 @@ class Timebase:
         return _like(t_s, (_f64(t_s) * self.fps - self.offset_frames - 0.5 * self.window_frames)
                      / self.stride_frames)
 
+    @property
+    def step_s(self) -> float:
+        """Seconds between consecutive features."""
+        return self.stride_frames / self.fps
+
+    def frames_to_seconds(self, frames: float | np.ndarray) -> float | np.ndarray:
+        """A duration of ``frames`` frames of this grid's timeline, in seconds."""
+        return frame_to_time(frames, self.fps)
+
+    @classmethod
+    def steps(cls, fps: float, step_frames: int) -> Timebase:
+        """A grid of steps of ``step_frames`` frames, step ``k`` covering frames ``[k*s, (k+1)*s)`` (RTD-Net: s=5)."""
+        return cls(fps=fps, stride_frames=step_frames, window_frames=step_frames, offset_frames=0.0)
+
+    def nearest_index(self, t_s: float | np.ndarray) -> int | np.ndarray:
+        """Index of the feature whose centre is nearest ``t_s`` (a tie goes to the later one), unclipped.
+
+        At the centre of frame ``f`` this is the feature that holds the frame: ``f // 8`` for
+        RTD-Net's rows and nemi's native snippets alike.
+        """
+        k = np.floor(_f64(self.time_to_index(t_s)) + 0.5).astype(np.int64)
+        return k if isinstance(t_s, np.ndarray) else int(k)
+
+    def time_to_cell(self, t_s: float | np.ndarray) -> float | np.ndarray:
+        """Position in cells, where feature ``k`` occupies ``[k, k+1)``: its window-unit coordinate."""
+        return _like(t_s, _f64(self.time_to_index(t_s)) + 0.5)
+
+    def cell_to_time(self, cell: float | np.ndarray) -> float | np.ndarray:
+        """Seconds at cell position ``cell`` (inverse of time_to_cell); cell ``k`` is where feature ``k`` begins."""
+        return self.index_to_time(_like(cell, _f64(cell) - 0.5))
+
     def centers(self, n_features: int) -> np.ndarray:
         """(n_features,) float64: the centre time of every feature, seconds."""
         return self.index_to_time(np.arange(n_features, dtype=np.float64))

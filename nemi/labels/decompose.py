@@ -1,15 +1,6 @@
-"""From a change curve to activities: the video decomposition of NEMI section 3.2.
+"""From boundaries to activities: the video decomposition of NEMI section 3.2.
 
-Boundary rule for HOG curves (MHLfuncs ``ML_VidShot.detectCuts``, the shot detector
-whose threshold UntrimmedNets used): a boundary sits between steps k and k+1 when
-
-    d_k > tau                                            (always)
-    d_k > mean_11(d)_k + 1.5 * std_11(d)_k               (with ``local_test``)
-
-where mean_11 / std_11 are taken over an 11-step window centred on k, the curve
-mirrored at its ends without repeating the end value (as ``detectCuts`` pads it), and
-std is the population standard deviation sqrt(E[d^2] - E[d]^2).
-
+The boundaries come from a change detector's rule (:mod:`nemi.detectors`).
 Steps between consecutive boundaries form one activity. Activities longer than
 ``max_steps`` are split into the fewest equal parts that fit; those shorter than
 ``min_steps`` are dropped (they remain background). Step k spans
@@ -19,35 +10,6 @@ Steps between consecutive boundaries form one activity. Activities longer than
 from __future__ import annotations
 
 import numpy as np
-
-
-def local_mean_std(d: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and population std over a centred window, mirrored ends (detectCuts' padding)."""
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd number, not {window}")
-    half = window // 2
-    d = np.asarray(d, dtype=np.float64)
-    if len(d) == 0:
-        return d.copy(), d.copy()
-    if len(d) <= half:  # too short to mirror without repeating: fall back to edge padding
-        padded = np.pad(d, half, mode="edge")
-    else:
-        padded = np.pad(d, half, mode="reflect")
-    kernel = np.ones(window) / window
-    mean = np.convolve(padded, kernel, mode="valid")
-    mean_sq = np.convolve(padded * padded, kernel, mode="valid")
-    return mean, np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
-
-
-def threshold_boundaries(d: np.ndarray, tau: float, *, local_test: bool = False, local_window: int = 11,
-                         local_std_factor: float = 1.5) -> np.ndarray:
-    """Boolean mask over d: True where step k+1 starts a new activity."""
-    d = np.asarray(d, dtype=np.float64)
-    mask = d > tau
-    if local_test:
-        mean, std = local_mean_std(d, local_window)
-        mask &= d > mean + local_std_factor * std
-    return mask
 
 
 def activities_from_boundaries(boundary: np.ndarray, n_steps: int, *, max_steps: int,

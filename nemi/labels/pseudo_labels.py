@@ -1,69 +1,22 @@
-"""Pseudo-label files: one JSON per dataset and change kind, validated against its schema.
-
-Times are seconds on each video's fixed timeline, never step indices, so files made
-from HOG curves (one step per frame) and CNN curves (one step per snippet) read alike.
-"""
+"""The labels stage: threshold every shard's cached change curve with its detector's boundary rule and
+write the dataset's pseudo-label JSON (:mod:`nemi.io.pseudo_labels`)."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-from importlib import resources
-from pathlib import Path
+from collections.abc import Mapping
 
-import jsonschema
-
-from nemi.changes.curves import ChangeCurve, read_curves
+from nemi import detectors
 from nemi.errors import NemiInputError
-from nemi.io.atomic import write_text_atomic
+from nemi.io.curves import ChangeCurve, read_curves
 from nemi.io.provenance import provenance, sha256_file
-from nemi.labels.decompose import activities_from_boundaries, threshold_boundaries
+from nemi.io.pseudo_labels import SCHEMA_VERSION, write_pseudo_labels
+from nemi.labels.decompose import activities_from_boundaries
 from nemi.log import logger
 
-SCHEMA_VERSION = 1
-
 VERSION = 1  # bump when the boundary or activity rules change; the rule reruns on it
-
-def schema() -> dict:
-    return json.loads(resources.files("nemi.labels").joinpath("pseudo_labels.schema.json").read_text())
-
-
-def validate(doc: dict, path: str | os.PathLike = "<pseudo labels>") -> None:
-    try:
-        jsonschema.validate(doc, schema())
-    except jsonschema.ValidationError as err:
-        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise NemiInputError(f"{path}: not a valid pseudo-label file at {where}: {err.message}") from err
-    for vid, v in doc["videos"].items():
-        for s, e in v["activities"]:
-            if not s < e:
-                raise NemiInputError(f"{path}: video {vid}: activity [{s}, {e}] does not end after it starts")
-
-
-def read_pseudo_labels(path: str | os.PathLike) -> dict:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise NemiInputError(f"{path}: pseudo-label file not found") from err
-    except json.JSONDecodeError as err:
-        raise NemiInputError(f"{path}: not JSON ({err})") from err
-    validate(doc, path)
-    return doc
-
-
-def boundary_mask(kind: str, distance, params: dict):
-    """The boundary rule for a curve kind; ``params`` is the labels config for that kind."""
-    if kind == "hog":
-        return threshold_boundaries(distance, params["tau"], local_test=params["local_test"],
-                                    local_window=params["local_window_frames"],
-                                    local_std_factor=params["local_std_factor"])
-    if kind == "cnn":
-        from nemi.changes.cnn import cnn_boundaries
-
-        return cnn_boundaries(distance, ratio=params["ratio"], rule=params["cnn_rule"])
-    raise ValueError(f"unknown change kind {kind!r}")
-
 
 def edge_time(curve: ChangeCurve, step: int) -> float:
     """Seconds at which step ``step`` begins: the curve's own boundary times, 0 and the duration.
@@ -80,8 +33,13 @@ def edge_time(curve: ChangeCurve, step: int) -> float:
 
 
 def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.PathLike, *, dataset: str,
-                       kind: str, params: dict) -> dict:
-    """Threshold the cached curves of every shard and write the dataset's pseudo-label JSON."""
+                       kind: str, params) -> dict:
+    """Threshold the cached curves of every shard and write the dataset's pseudo-label JSON.
+
+    ``params`` is the detector's boundary parameters (``detectors.get(kind).boundary_params``), or
+    the same as recorded in a pseudo-label file's ``params``.
+    """
+    det = detectors.get(kind)
     videos: dict[str, dict] = {}
     inputs = []
     curve_params: dict = {}
@@ -89,6 +47,8 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
         file_kind, root, curves = read_curves(path)
         if file_kind != kind:
             raise NemiInputError(f"{path}: holds {file_kind} curves, expected {kind}")
+        if isinstance(params, Mapping):
+            params = det.from_record(params)
         inputs.append({"path": path, "sha256": sha256_file(path)})
         this = json.loads(root.get("params_json", "{}"))
         if curve_params and this != curve_params:
@@ -99,9 +59,9 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
                 raise NemiInputError(f"{path}: video {vid} also appears in another shard")
             frames_per_step = float(c.attrs.get("frames_per_step", 1))
             # Never longer than the maximum, never shorter than the minimum, in frames.
-            max_steps = max(1, math.floor(params["max_activity_frames"] / frames_per_step))
-            min_steps = max(1, math.ceil(params["min_activity_frames"] / frames_per_step))
-            mask = boundary_mask(kind, c.distance, params)
+            max_steps = max(1, math.floor(params.max_activity_frames / frames_per_step))
+            min_steps = max(1, math.ceil(params.min_activity_frames / frames_per_step))
+            mask = det.boundaries(c.distance, params)
             acts = activities_from_boundaries(mask, c.n_steps, max_steps=max_steps, min_steps=min_steps)
             videos[vid] = {
                 "duration_s": round(c.duration_s, 6), "n_steps": c.n_steps, "step_s": c.step_s,
@@ -110,12 +70,11 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
             }
     doc = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "kind": kind,
-        "params": {**params, "curve": curve_params},
+        "params": {**det.describe(params), "curve": curve_params},
         "source": {**provenance("labels"), "inputs": inputs},
         "videos": dict(sorted(videos.items())),
     }
-    validate(doc, out_path)
-    write_text_atomic(out_path, json.dumps(doc, indent=1) + "\n")
+    write_pseudo_labels(out_path, doc)
     n_act = sum(len(v["activities"]) for v in videos.values())
     logger.info("labels %s: %d videos, %d activities -> %s", kind, len(videos), n_act, out_path)
     return doc

@@ -4,7 +4,7 @@ Usage (needs cyvlfeat and PyAV; see nemi/hog.py for how to install the oracle):
     python tests/golden/make_hog_golden.py
 
 For each case the file holds ``<case>__image`` (the input exactly as given to
-``nemi.hog.hog``), ``<case>__cell`` (cell size) and ``<case>__hog`` (what
+``nemi.detectors.hog.descriptor.hog``), ``<case>__cell`` (cell size) and ``<case>__hog`` (what
 ``cyvlfeat.hog.hog(image.astype(float32), cell)`` returned, UoCTTI, (rows, cols, 31)),
 plus ``meta`` (a JSON string: oracle versions and where the real frame came from).
 """

@@ -1,40 +1,27 @@
-# Change curves, cached so that thresholds can change without recomputing them.
+# Change curves, one file per shard and change detector, cached so that thresholds can change without
+# recomputing them. The detector (nemi/detectors/) says whether it reads frame or feature shards.
+
+import nemi.detectors
 
 
-rule changes_hog:
+rule changes:
     input:
-        frames=f"{OUT}/frames/{{shard}}.h5",
+        detector_input,
     output:
-        f"{OUT}/changes/hog/{{shard}}.h5",
+        f"{OUT}/changes/{{kind}}/{{shard}}.h5",
     log:
-        f"{LOGS}/changes_hog/{{shard}}.log",
+        f"{LOGS}/changes/{{kind}}/{{shard}}.log",
     benchmark:
-        f"{BENCH}/changes_hog/{{shard}}.tsv"
+        f"{BENCH}/changes/{{kind}}/{{shard}}.tsv"
     conda:
         "../../envs/nemi.yaml"
     threads: 1
     params:
-        h=config["changes"]["hog"],
-        version=HOG_CURVE_VERSION,
+        p=lambda wc: stage_params(
+            DS(wc.dataset)["changes"][wc.kind],
+            nemi.detectors.get(wc.kind).curve_params,
+            nemi.detectors.get(wc.kind).VERSION,
+        ),
+        flag=lambda wc: nemi.detectors.get(wc.kind).input,
     shell:
-        "nemi changes hog --frames {input.frames} --out {output} --cell-px {params.h[cell_px]}"
-        " --height-px {params.h[height_px]} --width-px {params.h[width_px]} 2> {log}"
-
-
-rule changes_cnn:
-    input:
-        features=f"{OUT}/features/{{shard}}.h5",
-    output:
-        f"{OUT}/changes/cnn/{{shard}}.h5",
-    log:
-        f"{LOGS}/changes_cnn/{{shard}}.log",
-    benchmark:
-        f"{BENCH}/changes_cnn/{{shard}}.tsv"
-    conda:
-        "../../envs/nemi.yaml"
-    threads: 1
-    params:
-        metric=config["changes"]["cnn"]["metric"],
-        version=CNN_CURVE_VERSION,
-    shell:
-        "nemi changes cnn --features {input.features:q} --out {output:q} --metric {params.metric} 2> {log}"
+        "nemi changes {wildcards.kind} --{params.flag} {input:q} --out {output:q} --params {params.p:q} 2> {log:q}"

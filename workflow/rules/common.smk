@@ -1,130 +1,197 @@
-# Shared wiring: config validation, the video list, shards, paths.
+# Shared wiring: config validation, the dataset and video tables, wildcard constraints and input
+# functions. Every path is results/{dataset}/...; a dataset's parameters are its entry under
+# `datasets` merged into the top-level sections (nemi.datasets), so one DAG holds several datasets.
 
+import dataclasses
+import re
 import json
 import os
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from snakemake.exceptions import WorkflowError
-
-from nemi.evaluation.workflow import detect_outputs
-from nemi.changes.cnn import VERSION as CNN_CURVE_VERSION
-from nemi.changes.hog_curve import VERSION as HOG_CURVE_VERSION
-from nemi.decode.shard import VERSION as DECODE_VERSION
-from nemi.labels.pseudo_labels import VERSION as LABELS_VERSION
-from nemi.features.extract import CROSS_MODALITY
+from nemi import datasets as _ds
+from nemi import detectors
+from nemi.detect.workflow import detect_outputs
+from nemi.errors import NemiInputError
 from nemi.evaluation.workflow import outputs as evaluation_outputs
-from nemi.io.manifest import plan_shards, read_manifest
+from nemi.features.extract import CROSS_MODALITY
+from nemi.io.manifest import plan_shards
+from nemi.params import schema_path
 
 # Stops the run before any job starts, naming the offending key; also fills defaults.
-validate(config, schema="../schemas/config.schema.yaml")
+# The schema lives in the package: it is also where every stage's defaults are written.
+validate(config, schema=schema_path())
 
-if "cnn" in config["labels"]["kinds"] and "features" not in config:
-    raise ValueError(
-        "config: labels.kinds has cnn, which needs a features section (features.rgb_weights, ...)"
-    )
+OUT = "results/{dataset}"
+LOGS = "results/{dataset}/logs"
+BENCH = "results/{dataset}/benchmarks"
 
-DATASET = config["dataset"]
-OUT = f"results/{DATASET}"
-LOGS = f"{OUT}/logs"
-BENCH = f"{OUT}/benchmarks"
-SYNTH_DIR = f"{OUT}/synth"
-
-
-def _video_table():
-    """[(video_id, split, path)] known at parse time, so shards are fixed before any job runs."""
-    if config["videos"]["source"] == "synth":
-        from nemi.synth import plan
-
-        s = config["synth"]
-        vids = plan(s["n_videos"], s["seed"], s["test_fraction"])
-        return [
-            (v.video_id, v.split, f"{SYNTH_DIR}/videos/{v.video_id}.mp4") for v in vids
-        ]
-    if not config["videos"]["manifest"]:
-        raise ValueError(
-            "config: videos.manifest must name a CSV when videos.source is 'manifest'"
-        )
-    df = read_manifest(config["videos"]["manifest"])
-    return list(zip(df["video_id"], df["split"], df["path"]))
+for _name in config["targets"]:
+    if _name not in config["datasets"]:
+        raise WorkflowError(f"config key targets: no dataset {_name!r} under datasets "
+                            f"(known: {', '.join(sorted(config['datasets']))})")
 
 
-_TABLE = _video_table()
-VIDEOS = [(v, split) for v, split, _ in _TABLE]
-VIDEO_PATHS = {v: path for v, _, path in _TABLE}
-SHARDS = plan_shards([v for v, _ in VIDEOS], config["videos"]["shard_size"])
+def _checked(fn):
+    """Config and manifest errors become one WorkflowError naming the key or file, before any job."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NemiInputError as err:
+            raise WorkflowError(str(err)) from None
+
+    return wrapper
 
 
-def manifest_path():
-    if config["videos"]["source"] == "synth":
-        return f"{SYNTH_DIR}/videos.csv"
-    return config["videos"]["manifest"]
+_EFFECTIVE = {}
 
 
-def ground_truth_path():
-    """Ground-truth CSV (video_id,t_start,t_end,label) if the dataset has one, else None."""
-    if config["videos"]["source"] == "synth":
-        return f"{SYNTH_DIR}/annotations/groundtruth.csv"
-    return config["videos"]["annotations"]
+@_checked
+def DS(name):
+    """Dataset ``name``'s effective configuration (validated once)."""
+    if name not in _EFFECTIVE:
+        _EFFECTIVE[name] = _ds.effective_config(config, name)
+    return _EFFECTIVE[name]
+
+
+# Every dataset's merged sections are checked now, so a bad override stops the run before any job.
+for _name in config["datasets"]:
+    DS(_name)
+
+
+@_checked
+def videos(name):
+    """[nemi.datasets.Video] of a dataset; read only when one of its jobs is wanted."""
+    return _ds.video_table(DS(name))
+
+
+def shards(name):
+    """{shard: [video id]} of a dataset."""
+    return plan_shards([v.video_id for v in videos(name)], DS(name)["videos"]["shard_size"])
+
+
+def is_synth(name):
+    return DS(name)["videos"]["source"] == "synth"
+
+
+def manifest_path(name):
+    return _ds.manifest_path(DS(name))
+
+
+def ground_truth_path(name):
+    return _ds.ground_truth_path(DS(name))
+
+
+def datasets_where(test):
+    """A dataset wildcard constraint matching the datasets for which ``test(name)`` holds (else nothing)."""
+    names = [n for n in config["datasets"] if test(n)]
+    return "|".join(map(re.escape, names)) if names else "(?!x)x"
 
 
 def shard_videos(wildcards):
-    ids = SHARDS[wildcards.shard]
-    if config["videos"]["source"] == "synth":
-        return [f"{SYNTH_DIR}/videos/{v}.mp4" for v in ids]
-    # Missing videos are left to `nemi decode`, which fails naming them or, with
-    # on_error: skip, records them and goes on; existing ones are inputs so that a
-    # replaced video is decoded again.
-    return [p for p in (VIDEO_PATHS[v] for v in ids) if os.path.exists(p)]
+    """The video files of one shard: a decode job depends on its own videos only."""
+    if is_synth(wildcards.dataset):
+        return [f"results/{wildcards.dataset}/synth/videos.csv"]
+    ids = set(shards(wildcards.dataset)[wildcards.shard])
+    # Missing videos are left to `nemi decode`, which fails naming them or, with on_error: skip,
+    # records them and goes on; existing ones are inputs so that a replaced video is decoded again.
+    return [v.path for v in videos(wildcards.dataset) if v.video_id in ids and os.path.exists(v.path)]
 
 
-def labels_args(kind):
-    p, common = (
-        config["labels"][kind],
-        "--max-activity-frames {} --min-activity-frames {}",
-    )
-    common = common.format(p["max_activity_frames"], p["min_activity_frames"])
-    if kind == "hog":
-        local = " --local-test" if p["local_test"] else ""
-        return (
-            f"--tau {p['tau']}{local} --local-window-frames {p['local_window_frames']}"
-            f" --local-std-factor {p['local_std_factor']} {common}"
-        )
-    return f"--ratio {p['ratio']} --cnn-rule {p['rule']} {common}"
+def shard_rows(wildcards):
+    """The manifest rows of one shard, as a params value: editing another shard's rows reruns nothing here."""
+    ids = set(shards(wildcards.dataset)[wildcards.shard])
+    return [[v.video_id, v.path] for v in videos(wildcards.dataset) if v.video_id in ids]
+
+
+def shard_files(kind):
+    """Input function: ``results/{dataset}/<kind>/{shard}.h5`` of every shard of the dataset."""
+    return lambda wc: [f"results/{wc.dataset}/{kind}/{s}.h5" for s in shards(wc.dataset)]
+
+
+def stage_params(section, cls, version):
+    """A stage's parameters as the one JSON argument its command takes (``--params``): the fields of
+    its dataclass from the validated section, plus the stage's VERSION so that Snakemake's params
+    trigger reruns it when its meaning changes."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return json.dumps({**{k: v for k, v in section.items() if k in fields}, "version": version}, sort_keys=True)
+
+
+def detector_input(wildcards):
+    """The shard a detector's curve is made from: frames (hog) or features (cnn)."""
+    return f"results/{wildcards.dataset}/{detectors.get(wildcards.kind).input}/{wildcards.shard}.h5"
+
+
+def producible_weights():
+    """Weights files some rule can make (the converted Kinetics RGB I3D)."""
+    return {os.path.normpath(config["weights"]["i3d_kinetics400_rgb"])}
 
 
 def weights_input(key):
-    """The weights file named by features.<key> as an input; stops the run before any job if it is missing.
+    """Input function: the weights file named by the dataset's features.<key>; a missing one stops the
+    run before any job, naming the key. A path some rule can make is left to that rule."""
 
-    A path some rule can make (e.g. the converted Kinetics weights) is left to that rule.
-    """
-    path = config["features"][key]
-    if key == "flow_weights" and path == CROSS_MODALITY:
-        return []
-    producible = {os.path.normpath(p) for p in globals().get("PRODUCIBLE_WEIGHTS", ())}  # from weights.smk
-    if not Path(path).is_file() and os.path.normpath(path) not in producible:
-        raise WorkflowError(f"config key features.{key}: weights file {path} not found")
-    return [os.path.normpath(path)]
+    def files(wildcards):
+        path = DS(wildcards.dataset)["features"][key]
+        if key == "flow_weights" and path == CROSS_MODALITY:
+            return []
+        if not Path(path).is_file() and os.path.normpath(path) not in producible_weights():
+            raise WorkflowError(f"config key datasets.{wildcards.dataset}.features.{key} (or features.{key}): "
+                                f"weights file {path} not found")
+        return [os.path.normpath(path)]
+
+    return files
 
 
-def final_outputs():
-    outs = [f"{OUT}/pseudo_labels/{kind}.json" for kind in config["labels"]["kinds"]]
-    outs += expand(
-        f"{OUT}/plots/timeline/{{kind}}/{{shard}}",
-        kind=config["labels"]["kinds"],
-        shard=SHARDS,
-    )
-    outs += expand(f"{OUT}/frames/{{shard}}.skipped.csv", shard=SHARDS)
-    outs += evaluation_outputs(config, OUT) + detect_outputs(config, OUT)
+def import_dir(wildcards):
+    """The directory of published features of an imported dataset; missing: one message naming the key."""
+    d = DS(wildcards.dataset)["features"]["import"]["dir"]
+    if not d or not Path(d).is_dir():
+        raise WorkflowError(f"config key datasets.{wildcards.dataset}.features.import.dir: "
+                            f"feature directory {d} not found")
+    return d
+
+
+def dataset_outputs(name):
+    eff, out = DS(name), f"results/{name}"
+    kinds = eff["labels"]["kinds"]
+    outs = [f"{out}/pseudo_labels/{kind}.json" for kind in kinds]
+    outs += [f"{out}/plots/timeline/{kind}/{s}" for kind in kinds for s in shards(name)]
+    outs += [f"{out}/frames/{s}.skipped.csv" for s in shards(name)]
+    outs += evaluation_outputs(eff, out) + detect_outputs(eff, out)
     return outs
 
 
-# Every run records the merged config (defaults filled in by the schema) beside its artifacts.
+def final_outputs():
+    return [p for name in config["targets"] for p in dataset_outputs(name)]
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_.-]+",
+    kind="|".join(detectors.names()),
+    shard=r"shard\d+",
+
+
+# Every run records each target dataset's merged config (defaults filled in) beside its artifacts.
 onstart:
-    os.makedirs(OUT, exist_ok=True)
-    tmp = f"{OUT}/.config.merged.yaml.tmp"
-    with open(tmp, "w") as f:
-        yaml.safe_dump(json.loads(json.dumps(config)), f, sort_keys=False)
-    os.replace(tmp, f"{OUT}/config.merged.yaml")
+    for name in config["targets"]:
+        os.makedirs(f"results/{name}", exist_ok=True)
+        tmp = f"results/{name}/.config.merged.yaml.tmp"
+        with open(tmp, "w") as f:
+            yaml.safe_dump(json.loads(json.dumps(DS(name))), f, sort_keys=False)
+        os.replace(tmp, f"results/{name}/config.merged.yaml")
+
+
+# Skipped videos are easy to miss in per-shard CSVs: say how many, and where the list is.
+onsuccess:
+    import csv
+
+    for name in config["targets"]:
+        csvs = sorted(Path(f"results/{name}/frames").glob("*.skipped.csv"))
+        n = sum(max(0, len(list(csv.reader(p.open()))) - 1) for p in csvs)
+        if n:
+            print(f"nemi: {n} video(s) of dataset {name} were skipped; see results/{name}/frames/*.skipped.csv")

@@ -1,9 +1,10 @@
 # Videos of a shard -> one HDF5 file of frames on the fixed timeline (temporary).
 
+import nemi.decode.shard as _decode
+
 
 rule decode:
     input:
-        manifest=manifest_path(),
         videos=shard_videos,
     output:
         frames=temp(f"{OUT}/frames/{{shard}}.h5"),
@@ -16,12 +17,12 @@ rule decode:
         "../../envs/nemi.yaml"
     threads: 1
     params:
-        shard_size=config["videos"]["shard_size"],
-        on_error=config["videos"]["on_error"],
-        d=config["decode"],
-        version=DECODE_VERSION,
+        manifest=lambda wc: manifest_path(wc.dataset),
+        rows=shard_rows,
+        shard_size=lambda wc: DS(wc.dataset)["videos"]["shard_size"],
+        on_error=lambda wc: DS(wc.dataset)["videos"]["on_error"],
+        p=lambda wc: stage_params(DS(wc.dataset)["decode"], _decode.DecodeParams, _decode.VERSION),
     shell:
-        "nemi decode --manifest {input.manifest} --shard {wildcards.shard} --shard-size {params.shard_size}"
-        " --out {output.frames} --skipped {output.skipped} --on-error {params.on_error}"
-        " --fps {params.d[fps]} --width-px {params.d[width_px]} --height-px {params.d[height_px]}"
-        " --codec {params.d[codec]} --jpeg-quality {params.d[jpeg_quality]} 2> {log}"
+        "nemi decode --manifest {params.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
+        " --out {output.frames:q} --skipped {output.skipped:q} --on-error {params.on_error}"
+        " --params {params.p:q} 2> {log:q}"

@@ -1,26 +1,27 @@
-# Change curves of all shards -> one pseudo-label JSON per dataset and kind.
+# Change curves of all shards -> one pseudo-label JSON per dataset and change detector.
 # Thresholds live only here: changing tau reruns this rule and what follows, nothing before.
+
+import nemi.detectors
+import nemi.labels.pseudo_labels as _labels
 
 
 rule pseudo_labels:
     input:
-        lambda wc: expand(f"{OUT}/changes/{wc.kind}/{{shard}}.h5", shard=SHARDS),
+        lambda wc: [f"results/{wc.dataset}/changes/{wc.kind}/{s}.h5" for s in shards(wc.dataset)],
     output:
         f"{OUT}/pseudo_labels/{{kind}}.json",
     log:
         f"{LOGS}/labels/{{kind}}.log",
     benchmark:
         f"{BENCH}/labels/{{kind}}.tsv"
-    wildcard_constraints:
-        kind="hog|cnn",
     conda:
         "../../envs/nemi.yaml"
     params:
-        dataset=DATASET,
-        args=lambda wc: labels_args(wc.kind),
-        # Listed so that Snakemake's params trigger reruns this rule when they change.
-        settings=lambda wc: config["labels"][wc.kind],
-        version=LABELS_VERSION,
+        p=lambda wc: stage_params(
+            DS(wc.dataset)["labels"][wc.kind],
+            nemi.detectors.get(wc.kind).boundary_params,
+            _labels.VERSION,
+        ),
     shell:
-        "nemi labels --kind {wildcards.kind} --dataset {params.dataset} --curves {input} --out {output}"
-        " {params.args} 2> {log}"
+        "nemi labels {wildcards.kind} --dataset {wildcards.dataset} --curves {input:q} --out {output:q}"
+        " --params {params.p:q} 2> {log:q}"

@@ -1,0 +1,52 @@
+"""Pseudo-label files: one JSON per dataset and change detector, validated against its schema on write and read.
+
+Times are seconds on each video's fixed timeline, never step indices, so files made
+from HOG curves (one step per frame) and CNN curves (one step per snippet) read alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from nemi.errors import NemiInputError
+from nemi.io.atomic import write_text_atomic
+
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict:
+    return json.loads(resources.files("nemi.io").joinpath("pseudo_labels.schema.json").read_text())
+
+
+def validate(doc: dict, path: str | os.PathLike = "<pseudo labels>") -> None:
+    try:
+        jsonschema.validate(doc, schema())
+    except jsonschema.ValidationError as err:
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise NemiInputError(f"{path}: not a valid pseudo-label file at {where}: {err.message}") from err
+    for vid, v in doc["videos"].items():
+        for s, e in v["activities"]:
+            if not s < e:
+                raise NemiInputError(f"{path}: video {vid}: activity [{s}, {e}] does not end after it starts")
+
+
+def read_pseudo_labels(path: str | os.PathLike) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError as err:
+        raise NemiInputError(f"{path}: pseudo-label file not found") from err
+    except json.JSONDecodeError as err:
+        raise NemiInputError(f"{path}: not JSON ({err})") from err
+    validate(doc, path)
+    return doc
+
+
+def write_pseudo_labels(path: str | os.PathLike, doc: dict) -> None:
+    """Validate ``doc`` and write it atomically."""
+    validate(doc, path)
+    write_text_atomic(path, json.dumps(doc, indent=1) + "\n")

@@ -1,0 +1,48 @@
+# Labelled detections from proposals and video-level class scores (UntrimmedNet's, a class-score CSV,
+# or the built-in classifier trained by rule classify) -> results/<dataset>/detections/<name>.csv.
+
+import nemi.detect.classifier as _classifier
+import nemi.detect.workflow as detect_wf
+import nemi.evaluation.workflow as evaluation_wf
+
+
+rule detect:
+    input:
+        proposals=lambda wc: DS(wc.dataset)["detect"]["runs"][wc.name]["proposals"],
+        scores=lambda wc: detect_wf.detect_scores(DS(wc.dataset), wc.name, f"results/{wc.dataset}"),
+    output:
+        f"{OUT}/detections/{{name}}.csv",
+    log:
+        f"{LOGS}/detect/{{name}}.log",
+    benchmark:
+        f"{BENCH}/detect/{{name}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        scores_flag=lambda wc: detect_wf.detect_scores_flag(DS(wc.dataset), wc.name),
+        detect_params=lambda wc: detect_wf.detect_params_json(DS(wc.dataset)),
+    shell:
+        "nemi detect --proposals {input.proposals:q} {params.scores_flag} {input.scores:q}"
+        " --params {params.detect_params:q} --out {output:q} 2> {log:q}"
+
+
+rule classify:
+    input:
+        features=shard_files("features"),
+        gt=lambda wc: evaluation_wf.ground_truth(DS(wc.dataset), ground_truth_path(wc.dataset)),
+        manifest=lambda wc: manifest_path(wc.dataset),
+    output:
+        scores=f"{OUT}/classify/class_scores.csv",
+        model=f"{OUT}/classify/model.npz",
+    log:
+        f"{LOGS}/classify/classify.log",
+    benchmark:
+        f"{BENCH}/classify/classify.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        p=lambda wc: stage_params(DS(wc.dataset)["detect"]["classifier"], _classifier.ClassifierParams, 1),
+    shell:
+        "nemi classify --train-features {input.features:q} --train-gt {input.gt:q} --manifest {input.manifest:q}"
+        " --params {params.p:q} --features {input.features:q}"
+        " --out {output.scores:q} --model-out {output.model:q} 2> {log:q}"
