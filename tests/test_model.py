@@ -15,7 +15,7 @@ from nemi.model import ModelParams, build, build_criterion, weight_dict
 from nemi.model.criterion import best_tiou, num_targets_across_processes
 from nemi.model.matcher import HungarianMatcher
 from nemi.model.params import defaults, schema
-from nemi.segments import cw_to_se, tiou
+from nemi.segments import cw_to_se, se_to_cw, tiou
 
 TINY = {"input_dim": 16, "proj_dim": 8, "hidden_dim": 32, "encoder_hidden_dim": 24, "heads": 4, "ffn_dim": 64,
         "decoder_layers": 3, "num_queries": 8, "window_steps": 20}
@@ -23,6 +23,11 @@ TINY = {"input_dim": 16, "proj_dim": 8, "hidden_dim": 32, "encoder_hidden_dim": 
 
 def tiny(**over) -> ModelParams:
     return ModelParams.from_dict(TINY | over)
+
+
+def tgt(segments) -> dict:
+    """A target as nemi.windows.collate gives it, from (start, end) segments."""
+    return {"boxes": se_to_cw(torch.as_tensor(segments, dtype=torch.float32).reshape(-1, 2))}
 
 
 def outputs_for(boxes: torch.Tensor, logits: torch.Tensor | None = None) -> dict:
@@ -123,11 +128,11 @@ def test_mask_keeps_padded_steps_out():
     model, _, _ = build(tiny())
     model.eval()
     feats, bnd = torch.rand(2, 20, 16), torch.rand(2, 20, 2)
-    mask = torch.zeros(2, 20, dtype=torch.bool)
-    mask[1, 14:] = True
+    mask = torch.ones(2, 20, dtype=torch.bool)  # True: a real step
+    mask[1, 14:] = False
     with torch.no_grad():
         plain = model(feats, bnd)
-        unmasked = model(feats, bnd, torch.zeros_like(mask))
+        unmasked = model(feats, bnd, torch.ones_like(mask))
         masked = model(feats, bnd, mask)
         feats2, bnd2 = feats.clone(), bnd.clone()
         feats2[1, 14:], bnd2[1, 14:] = 5.0, 1.0
@@ -139,7 +144,7 @@ def test_mask_keeps_padded_steps_out():
         torch.testing.assert_close(masked[k][0], plain[k][0])  # clip 0 has no padding
     assert (unmasked2["pred_boxes"][1] - plain["pred_boxes"][1]).abs().max() > 1e-4  # without the mask it has
     with pytest.raises(ValueError, match="every step padded"):
-        model(feats, bnd, torch.ones_like(mask))
+        model(feats, bnd, torch.zeros_like(mask))
 
 
 # --- matcher ---
@@ -156,7 +161,7 @@ def random_targets(counts, seed: int = 1) -> list[dict]:
     out = []
     for n in counts:
         s = torch.rand(n, generator=g) * 0.7
-        out.append({"segments": torch.stack([s, s + 0.05 + 0.25 * torch.rand(n, generator=g)], dim=1)})
+        out.append(tgt(torch.stack([s, s + 0.05 + 0.25 * torch.rand(n, generator=g)], dim=1)))
     return out
 
 
@@ -185,7 +190,7 @@ def test_matcher_all_empty_and_zero_costs():
 def test_matcher_minimises_the_cost():
     # Two queries, two targets: query 0 sits on target 1 and query 1 on target 0.
     boxes = torch.tensor([[[0.75, 0.2], [0.25, 0.2]]])
-    targets = [{"segments": torch.tensor([[0.15, 0.35], [0.65, 0.85]])}]
+    targets = [tgt([[0.15, 0.35], [0.65, 0.85]])]
     q, t = HungarianMatcher(1, 5, 2)(outputs_for(boxes), targets)[0]
     assert dict(zip(q.tolist(), t.tolist())) == {0: 1, 1: 0}
 
@@ -194,7 +199,7 @@ def test_relaxed_matching_adds_each_targets_best_query():
     # One target; query 2 overlaps it best, but the classification cost makes query 0 the Hungarian match.
     boxes = torch.tensor([[[0.5, 0.3], [0.9, 0.1], [0.5, 0.42], [0.1, 0.1]]])
     logits = torch.tensor([[[9.0, -9.0], [0.0, 0.0], [-9.0, 9.0], [0.0, 0.0]]])
-    targets = [{"segments": torch.tensor([[0.3, 0.7]])}]
+    targets = [tgt([[0.3, 0.7]])]
     plain = HungarianMatcher(5, 1, 1)(outputs_for(boxes, logits), targets)[0]
     relaxed = HungarianMatcher(5, 1, 1, relaxed=True)(outputs_for(boxes, logits), targets)[0]
     assert plain[0].tolist() == [0] and plain[1].tolist() == [0]
@@ -229,21 +234,19 @@ def test_boxes_loss_divides_by_targets_not_matches():
     boxes = torch.tensor([[[0.25, 0.2], [0.75, 0.2]]])
     seg = torch.tensor([[0.1, 0.3], [0.7, 0.9], [0.4, 0.5]])
     crit = build_criterion(ModelParams.from_dict({"losses": ["boxes"], "aux_loss": False}))
-    losses = crit(outputs_for(boxes), [{"segments": seg}])
-    q, t = crit.matcher(outputs_for(boxes), [{"segments": seg}])[0]
-    src, tgt = boxes[0, q], seg[t]
-    tgt_cw = torch.stack([(tgt[:, 0] + tgt[:, 1]) / 2, tgt[:, 1] - tgt[:, 0]], dim=1)
-    torch.testing.assert_close(losses["loss_bbox"], (src - tgt_cw).abs().sum() / 3)
-    torch.testing.assert_close(losses["loss_giou"], (1 - tiou(cw_to_se(src), tgt).diagonal()).sum() / 3)
+    losses = crit(outputs_for(boxes), [tgt(seg)])
+    q, t = crit.matcher(outputs_for(boxes), [tgt(seg)])[0]
+    src, matched = boxes[0, q], seg[t]
+    matched_cw = torch.stack([(matched[:, 0] + matched[:, 1]) / 2, matched[:, 1] - matched[:, 0]], dim=1)
+    torch.testing.assert_close(losses["loss_bbox"], (src - matched_cw).abs().sum() / 3)
+    torch.testing.assert_close(losses["loss_giou"], (1 - tiou(cw_to_se(src), matched).diagonal()).sum() / 3)
 
 
 def test_bce_classification_labels_from_tiou():
     crit = build_criterion(tiny(classification="bce", bce_tiou_threshold=0.5, losses=["labels"], aux_loss=False))
     out, targets = random_outputs(3, 8), random_targets([2, 0, 3])
     for b, t in enumerate(targets):  # make some queries positives
-        n = len(t["segments"])
-        s = t["segments"]
-        out["pred_boxes"][b, :n] = torch.stack([(s[:, 0] + s[:, 1]) / 2, s[:, 1] - s[:, 0]], dim=1)
+        out["pred_boxes"][b, :len(t["boxes"])] = t["boxes"]
     labels = (best_tiou(out["pred_boxes"], targets) >= 0.5).float()
     assert 0 < labels.sum() < labels.numel()
     p = out["pred_logits"].softmax(-1)[..., 0]
@@ -258,7 +261,7 @@ def completeness_case():
     lengths = [w, w * 0.9] + [w * 0.6, w * 0.5, w * 0.45, w * 0.35] + [0.04] * 6  # tIoU 1, .9 | .6-.35 | .1
     boxes = torch.tensor([[[c, x] for x in lengths]])
     pred_iou = torch.linspace(0.05, 0.95, 12).reshape(1, 12, 1).requires_grad_(True)
-    return {"pred_logits": torch.zeros(1, 12, 2), "pred_boxes": boxes, "pred_iou": pred_iou}, [{"segments": seg}]
+    return {"pred_logits": torch.zeros(1, 12, 2), "pred_boxes": boxes, "pred_iou": pred_iou}, [tgt(seg)]
 
 
 def test_completeness_released_averages_all_queries():
@@ -296,7 +299,7 @@ def test_completeness_balanced_samples_one_one_two():
 @pytest.mark.parametrize("mode", ["balanced", "released"])
 def test_completeness_without_positives_is_zero(mode):
     out, targets = completeness_case()
-    targets = [{"segments": torch.tensor([[0.9, 0.95]])}]  # far from every query
+    targets = [tgt([[0.9, 0.95]])]  # far from every query
     crit = build_criterion(ModelParams.from_dict({"losses": ["completeness"], "completeness_sampling": mode}))
     loss = crit(out, targets)["loss_iou"]
     assert float(loss.detach()) == 0 and loss.requires_grad
@@ -313,7 +316,7 @@ def _count_in_process(rank: int, rendezvous: str, queue) -> None:
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
-    targets = [{"segments": torch.zeros(n, 2)} for n in ([3, 2] if rank == 0 else [0])]
+    targets = [{"boxes": torch.zeros(n, 2)} for n in ([3, 2] if rank == 0 else [0])]
     queue.put((rank, num_targets_across_processes(targets, torch.device("cpu"))))
     dist.destroy_process_group()
 
@@ -337,7 +340,7 @@ def test_num_targets_averaged_across_processes(tmp_path: Path):
 def test_bfloat16_autocast_outputs_give_float32_losses(losses, relaxed):
     torch.manual_seed(0)
     model, crit, post = build(tiny(losses=losses, relaxed_matching=relaxed))
-    targets = [{"segments": torch.tensor([[0.1, 0.5]])}, {"segments": torch.zeros(0, 2)}]
+    targets = [tgt([[0.1, 0.5]]), tgt(torch.zeros(0, 2))]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(torch.rand(2, 20, 16), torch.rand(2, 20, 2))
         losses = crit(out, targets)
@@ -365,7 +368,7 @@ def test_a_tiny_model_fits_one_batch():
     torch.manual_seed(0)
     model, crit, post = build(tiny(dropout=0.0))
     feats, bnd = torch.rand(2, 20, 16), torch.rand(2, 20, 2)
-    targets = [{"segments": torch.tensor([[0.1, 0.3], [0.5, 0.9]])}, {"segments": torch.tensor([[0.2, 0.6]])}]
+    targets = [tgt([[0.1, 0.3], [0.5, 0.9]]), tgt([[0.2, 0.6]])]
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
 
     def total():
@@ -383,4 +386,4 @@ def test_a_tiny_model_fits_one_batch():
     with torch.no_grad():
         res = post(model(feats, bnd))
     for b in range(2):  # every target has a proposal on it
-        assert float(tiou(res["segments"][b], targets[b]["segments"]).max(dim=0).values.min()) > 0.8
+        assert float(tiou(res["segments"][b], cw_to_se(targets[b]["boxes"])).max(dim=0).values.min()) > 0.8

@@ -5,7 +5,7 @@
 >>> from nemi.model import ModelParams, build
 >>> model, criterion, postprocess = build(ModelParams.from_dict({"num_queries": 32}))
 >>> out = model(features, boundary)            # (B, T, 2048), (B, T, 2)
->>> losses = criterion(out, [{"segments": seg} for seg in targets])   # (N, 2) start, end in [0, 1]
+>>> losses = criterion(out, [{"boxes": cw} for cw in targets])   # (N, 2) centre, length in window units
 >>> proposals = postprocess(out)               # scores (B, Q), segments (B, Q, 2) in window units
 """
 

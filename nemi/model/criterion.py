@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nemi.model.matcher import HungarianMatcher, Indices, pred_segments
-from nemi.segments import se_to_cw, tiou, tiou_paired
+from nemi.segments import cw_to_se, tiou, tiou_paired
 
 LOSSES = ("labels", "boxes", "cardinality", "completeness")
 # Terms the reference never computes on earlier decoder layers (its iou head sees the last one only).
@@ -37,7 +37,7 @@ LAST_LAYER_ONLY = ("completeness",)
 
 def num_targets_across_processes(targets: Sequence[Mapping[str, Tensor]], device: torch.device) -> float:
     """Targets per process, averaged over torch.distributed processes when initialised; at least 1."""
-    n = torch.as_tensor([float(sum(len(t["segments"]) for t in targets))], device=device)
+    n = torch.as_tensor([float(sum(len(t["boxes"]) for t in targets))], device=device)
     world = 1
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(n)
@@ -58,7 +58,7 @@ def best_tiou(boxes: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
     with torch.no_grad():
         rows = []
         for b, t in enumerate(targets):
-            seg = t["segments"].to(boxes)
+            seg = cw_to_se(t["boxes"].to(boxes))
             if len(seg) == 0:
                 rows.append(boxes.new_zeros(boxes.shape[1]))
             else:
@@ -67,7 +67,7 @@ def best_tiou(boxes: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
 
 
 class SetCriterion(nn.Module):
-    """Losses of RTD-Net outputs against target segments; ``forward`` returns ``{name: scalar}``.
+    """Losses of RTD-Net outputs against target boxes; ``forward`` returns ``{name: scalar}``.
 
     Args:
         matcher: assigns queries to targets (re-run for each auxiliary layer).
@@ -135,16 +135,16 @@ class SetCriterion(nn.Module):
         """Mean |queries predicted as action - targets| per window; logged, not a loss."""
         logits = outputs["pred_logits"]
         predicted = (logits.argmax(-1) != logits.shape[-1] - 1).sum(1).float()
-        expected = torch.as_tensor([float(len(t["segments"])) for t in targets], device=logits.device)
+        expected = torch.as_tensor([float(len(t["boxes"])) for t in targets], device=logits.device)
         return {"cardinality_error": F.l1_loss(predicted, expected)}
 
     def loss_boxes(self, outputs: Mapping[str, Tensor], targets: Sequence[Mapping[str, Tensor]],
                    indices: Indices, num_targets: float) -> dict[str, Tensor]:
         """L1 of (centre, length) and 1 - tIoU over matched pairs, each summed and divided by the targets."""
         src = outputs["pred_boxes"][self._query_index(indices)]
-        tgt = torch.cat([t["segments"][j] for t, (_, j) in zip(targets, indices)]).to(src)
-        l1 = F.l1_loss(src, se_to_cw(tgt), reduction="none").sum() / num_targets
-        giou = (1 - tiou_paired(pred_segments(src), tgt)).sum() / num_targets
+        tgt = torch.cat([t["boxes"][j] for t, (_, j) in zip(targets, indices)]).to(src)
+        l1 = F.l1_loss(src, tgt, reduction="none").sum() / num_targets
+        giou = (1 - tiou_paired(pred_segments(src), cw_to_se(tgt))).sum() / num_targets
         return {"loss_bbox": l1, "loss_giou": giou}
 
     def loss_completeness(self, outputs: Mapping[str, Tensor], targets: Sequence[Mapping[str, Tensor]],
@@ -182,7 +182,8 @@ class SetCriterion(nn.Module):
                 targets: Sequence[Mapping[str, Tensor]]) -> dict[str, Tensor]:
         """Losses of the last layer under the reference's names, and ``<name>_<i>`` for earlier layer i.
 
-        ``targets``: one dict per window with ``segments`` (N, 2), (start, end) in window units.
+        ``targets``: one dict per window with ``boxes`` (N, 2), (centre, length) in window units
+        (``nemi.windows.collate``'s targets; their ``labels`` are not read: proposals have one class).
         """
         outputs = _float32(outputs)
         last = {k: v for k, v in outputs.items() if k != "aux_outputs"}

@@ -9,7 +9,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
-from nemi.segments import cw_to_se, se_to_cw, tiou
+from nemi.segments import cw_to_se, tiou
 
 Indices = list[tuple[Tensor, Tensor]]
 
@@ -40,13 +40,14 @@ class HungarianMatcher(nn.Module):
 
         Args:
             outputs: ``pred_logits`` (B, Q, 2) and ``pred_boxes`` (B, Q, 2) as (centre, length).
-            targets: B dicts with ``segments`` (N_b, 2) as (start, end) in window units; N_b may be 0.
+            targets: B dicts with ``boxes`` (N_b, 2) as (centre, length) in window units (what
+                ``nemi.windows.collate`` gives; other keys are ignored); N_b may be 0.
 
         Returns B pairs ``(query_idx, target_idx)`` of int64 CPU tensors; without relaxation
         ``len == min(Q, N_b)``, with it up to ``min(Q, N_b) + N_b``.
         """
         batch, queries = outputs["pred_logits"].shape[:2]
-        sizes = [len(t["segments"]) for t in targets]
+        sizes = [len(t["boxes"]) for t in targets]
         if len(sizes) != batch:
             raise ValueError(f"{len(sizes)} targets for a batch of {batch}")
         empty = torch.empty(0, dtype=torch.int64)
@@ -56,11 +57,11 @@ class HungarianMatcher(nn.Module):
         # float32 whatever autocast produced: the costs go to NumPy, which has no bfloat16.
         prob = outputs["pred_logits"].flatten(0, 1).float().softmax(-1)[:, 0:1]  # (B*Q, 1): p(action)
         boxes = outputs["pred_boxes"].flatten(0, 1).float()
-        tgt = torch.cat([t["segments"] for t in targets]).to(boxes)
+        tgt = torch.cat([t["boxes"] for t in targets]).to(boxes)
         # Every clip against every target in one go (DETR), then each clip's own columns.
-        cost = (self.cost_l1 * torch.cdist(boxes, se_to_cw(tgt), p=1)
+        cost = (self.cost_l1 * torch.cdist(boxes, tgt, p=1)
                 + self.cost_class * -prob.expand(-1, len(tgt))
-                + self.cost_tiou * -tiou(pred_segments(boxes), tgt))
+                + self.cost_tiou * -tiou(pred_segments(boxes), cw_to_se(tgt)))
         cost = cost.view(batch, queries, -1).cpu().numpy()
 
         result: Indices = []
@@ -69,7 +70,8 @@ class HungarianMatcher(nn.Module):
             rows, cols = linear_sum_assignment(cost[b, :, start:start + n])
             start += n
             if self.relaxed and n:
-                rows, cols = self._relax(outputs["pred_boxes"][b].float(), targets[b]["segments"].to(boxes), rows, cols)
+                segments = cw_to_se(targets[b]["boxes"].to(boxes))
+                rows, cols = self._relax(outputs["pred_boxes"][b].float(), segments, rows, cols)
             result.append((torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)))
         return result
 

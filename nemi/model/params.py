@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import yaml
@@ -40,6 +40,8 @@ def defaults() -> dict[str, Any]:
 @dataclass(frozen=True)
 class ModelParams:
     """Field meanings and units: ``model.schema.yaml``."""
+
+    SECTION: ClassVar[str] = "model"  # the config section, as nemi.params names stage sections
 
     input_dim: int
     proj_dim: int

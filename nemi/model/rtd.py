@@ -71,9 +71,11 @@ class RTDNet(nn.Module):
         Args:
             features: (B, T, input_dim), T <= window_steps.
             boundary: (B, T, 2) start and end probabilities of each step, in [0, 1].
-            mask: optional (B, T) bool, True at padded steps (DETR's convention). The released
-                code has no mask (its padded steps carry zero boundary scores, so zero features,
-                but still their positions); with ``None`` this model is the released one.
+            mask: optional (B, T) bool, True at real steps and False at padding (as
+                ``nemi.windows.collate`` makes it); padded steps are kept out of the
+                cross-attention. The released code has no mask (its padded steps carry zero
+                boundary scores, so zero features, but still their positions); with ``None`` or
+                an all-True mask this model is the released one.
 
         Returns a dict:
             ``pred_logits`` (B, Q, 2): logits of (action, no-action).
@@ -91,13 +93,14 @@ class RTDNet(nn.Module):
         if mask is not None:
             if mask.shape != (batch, steps) or mask.dtype != torch.bool:
                 raise ValueError(f"mask must be bool of shape {(batch, steps)}, got {mask.dtype} {tuple(mask.shape)}")
-            if bool(mask.all(dim=1).any()):
+            if not bool(mask.any(dim=1).all()):
                 raise ValueError("mask: a window with every step padded has nothing to attend to")
         projected = self.input_proj(features)
         scale = self.boundary_scale * boundary
         x = torch.cat([projected * scale[..., 0:1], projected * scale[..., 1:2]], dim=2)
         pos = self.position_embedding(batch, steps)
-        hs = self.transformer(x, self.query_embed.weight, pos, mask)  # (layers, B, Q, d)
+        padding = None if mask is None else ~mask
+        hs = self.transformer(x, self.query_embed.weight, pos, padding)  # (layers, B, Q, d)
 
         logits = self.class_embed(hs)
         boxes = self.bbox_embed(hs).sigmoid()
