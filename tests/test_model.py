@@ -387,3 +387,25 @@ def test_a_tiny_model_fits_one_batch():
         res = post(model(feats, bnd))
     for b in range(2):  # every target has a proposal on it
         assert float(tiou(res["segments"][b], cw_to_se(targets[b]["boxes"])).max(dim=0).values.min()) > 0.8
+
+
+def test_takes_batches_as_nemi_windows_collate_makes_them():
+    import numpy as np
+
+    from nemi.io.timebase import Timebase
+    from nemi.windows import WindowParams, build_windows, collate
+
+    rng = np.random.default_rng(0)
+    feats = {"long": (rng.random((40, 16), dtype=np.float32), Timebase(10.0, 8, 8), 32.0),
+             "short": (rng.random((9, 16), dtype=np.float32), Timebase(10.0, 8, 8), 7.2)}  # padded window
+    ann = {"long": (np.array([[2.5, 7.0], [20.0, 24.0]]), np.array([0, 0])),
+           "short": (np.array([[1.0, 3.0]]), np.array([0]))}
+    ds = build_windows(feats, WindowParams(20, 5, 10, 5), "train", annotations=ann)
+    batch = collate([ds[i] for i in range(len(ds))])
+    assert not bool(batch["mask"].all()) and bool(batch["mask"].any(dim=1).all())
+    torch.manual_seed(0)
+    model, crit, post = build(tiny())
+    out = model(batch["features"], batch["boundary"], batch["mask"])
+    losses = crit(out, batch["targets"])
+    assert sum(len(t["boxes"]) for t in batch["targets"]) > 0 and float(losses["loss_giou"].detach()) > 0
+    assert post(out)["segments"].shape == (len(ds), 8, 2)
