@@ -1,0 +1,72 @@
+"""``nemi train``: RTD-Net on a dataset's training split, selected on held-out training videos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def _json_object(text: str | None, flag: str) -> dict:
+    from nemi.errors import NemiConfigError
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NemiConfigError(f"{flag} is not a JSON object: {err}") from None
+    if not isinstance(value, dict):
+        raise NemiConfigError(f"{flag} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nemi import params
+    from nemi.train.params import TrainParams
+    from nemi.train.run import check_devices
+
+    raw = _json_object(args.params, "--params")
+    tp = TrainParams.from_dict({**raw, **{k: v for k, v in vars(args).items()
+                                         if k in {f for f in TrainParams.__dataclass_fields__} and v is not None}})
+    check_devices(tp)  # before any work
+    if tp.gpus > 1 and "WORLD_SIZE" not in os.environ:
+        # One process per GPU: the same command under torchrun, so a rule stays one line.
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp.gpus}",
+               "-m", "nemi", *sys.argv[1:]]
+        return subprocess.call(cmd)
+    del params
+    from nemi.train.data import read_annotations, read_boundary_inputs, read_features, read_splits, \
+        training_videos
+    from nemi.train.run import train
+
+    splits = read_splits(args.manifest)
+    annotations = read_annotations(args.ground_truth)
+    videos = training_videos(splits, annotations, tp.holdout_share, tp.holdout_seed)
+    features = read_features(args.features, videos.train + videos.holdout)
+    _, boundary = read_boundary_inputs(args.boundary)
+    from nemi.io.tables import read_ground_truth
+
+    train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), tp,
+          _json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from nemi import params
+    from nemi.train.params import TrainParams
+
+    p = sub.add_parser("train", help="train RTD-Net (the schedule's stages; resumes a killed run)")
+    p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
+    p.add_argument("--boundary", required=True, help="boundary-score file of the dataset (nemi tem)")
+    p.add_argument("--ground-truth", required=True, help="ground-truth CSV video_id,t_start,t_end[,label]")
+    p.add_argument("--manifest", required=True, help="manifest CSV with a split column")
+    p.add_argument("--out-dir", required=True, help="writes model.pt, epochs.csv, learning_curve.png, run.json")
+    p.add_argument("--run-dir", default=None,
+                   help="checkpoints; default OUT_DIR/runs/<config hash>, so the same command resumes")
+    p.add_argument("--model-params", metavar="JSON", default=None, help="the model section as one JSON object")
+    p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)  # a kill, for tests
+    params.add_arguments(p, TrainParams, skip=("schedules",))
+    p.set_defaults(func=_run)

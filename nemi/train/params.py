@@ -1,0 +1,116 @@
+"""TrainParams (config section ``train``) and the schedule stages it names.
+
+Defaults are written once, in the config schema's ``train`` section. A schedule is an ordered
+mapping of stages; a partial ``schedules`` (``{"one_stage": {"main": {"epochs": 2}}}``) is merged
+key by key into the schema's, so a dataset can shorten a schedule without restating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from nemi.errors import NemiConfigError
+from nemi.model import ModelParams
+from nemi.model.params import ARCHITECTURE_FIELDS
+from nemi.params import build, defaults
+from nemi.windows import WindowParams
+
+STAGE_KEYS = ("epochs", "lr", "lr_step_epochs", "lr_gamma", "trainable", "model")
+TRAINABLE = ("all", "all_but_completeness", "class_head", "completeness_head")
+# Parameter-name prefixes of RTD-Net's heads (nemi.model.rtd), which the stages train apart.
+COMPLETENESS_MODULES = ("iou_conv.", "iou_embed.")
+CLASS_MODULES = ("class_embed.",)
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+    return out
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    epochs: int
+    lr: float
+    lr_step_epochs: int | None
+    lr_gamma: float
+    trainable: str
+    model: Mapping[str, Any]
+
+    def trains(self, parameter_name: str) -> bool:
+        """Whether this stage updates the parameter of that name."""
+        completeness = parameter_name.startswith(COMPLETENESS_MODULES)
+        return {"all": True, "all_but_completeness": not completeness, "completeness_head": completeness,
+                "class_head": parameter_name.startswith(CLASS_MODULES)}[self.trainable]
+
+    def model_params(self, base: Mapping[str, Any]) -> ModelParams:
+        """The config's model section with this stage's overrides (never of the architecture)."""
+        arch = sorted(set(self.model) & set(ARCHITECTURE_FIELDS))
+        if arch:
+            raise NemiConfigError(f"train stage {self.name}: model overrides may not change the architecture "
+                                  f"({', '.join(arch)}); set them in the model section")
+        return ModelParams.from_dict({**base, **self.model}, where=f"model (with train stage {self.name})")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Field meanings and units: the ``train`` section of nemi/schemas/config.schema.yaml."""
+
+    SECTION: ClassVar[str] = "train"
+
+    schedule: str
+    schedules: Mapping[str, Any]
+    batch_size: int
+    weight_decay: float
+    clip_max_norm: float
+    seed: int
+    holdout_share: float
+    holdout_seed: int
+    select: str
+    protocol: str
+    window_steps: int
+    train_stride: int
+    test_stride: int
+    step_frames: int | None
+    gpus: int
+    workers: int
+    pretrained: str | None
+
+    def __post_init__(self) -> None:
+        if self.schedule not in self.schedules:
+            raise ValueError(f"train.schedule: no schedule {self.schedule!r} under train.schedules "
+                             f"(known: {', '.join(sorted(self.schedules))})")
+        self.stages()  # every stage complete and valid, or an error naming it
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None = None) -> TrainParams:
+        raw = dict(raw or {})
+        if "schedules" in raw:
+            raw["schedules"] = _merge(defaults(cls.SECTION)["schedules"], raw["schedules"] or {})
+        return build(cls, raw)
+
+    def stages(self) -> list[Stage]:
+        out = []
+        for name, st in self.schedules[self.schedule].items():
+            where = f"train.schedules.{self.schedule}.{name}"
+            missing = [k for k in STAGE_KEYS if k not in st]
+            unknown = sorted(set(st) - set(STAGE_KEYS))
+            if missing or unknown:
+                raise ValueError(f"{where}: missing {missing} / unknown {unknown}; a stage has {list(STAGE_KEYS)}")
+            if st["trainable"] not in TRAINABLE:
+                raise ValueError(f"{where}.trainable must be one of {TRAINABLE}, not {st['trainable']!r}")
+            if int(st["epochs"]) < 1 or not float(st["lr"]) > 0:
+                raise ValueError(f"{where}: epochs must be >= 1 and lr > 0")
+            out.append(Stage(name, int(st["epochs"]), float(st["lr"]), st["lr_step_epochs"], float(st["lr_gamma"]),
+                             st["trainable"], dict(st["model"] or {})))
+        return out
+
+    def windows(self) -> WindowParams:
+        return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames)
+
+    def replace(self, **changes: Any) -> TrainParams:
+        return replace(self, **changes)
