@@ -34,6 +34,7 @@ from nemi.model import ModelParams, build, build_model, load_checkpoint, save_mo
 from nemi.params import as_dict
 from nemi.train.data import Annotations, Indexed, TrainingVideos, collate_indexed, windows_for
 from nemi.train.params import TrainParams
+from nemi.windows import collate
 from nemi.train.state import check_same_run, load_checkpoint as load_state, rng_states, save_checkpoint, \
     set_rng_states
 
@@ -130,9 +131,10 @@ def plot_curve(history: list[dict], path: Path) -> None:
 
 def train(features, boundary, annotations: Annotations, videos: TrainingVideos, gt: pd.DataFrame,
           params: TrainParams, model_section: dict[str, Any], out_dir: str | os.PathLike,
-          run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None) -> Path | None:
+          run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None) -> torch.nn.Module | None:
     """Train into ``run_dir`` (default ``out_dir/runs/<config hash>``); write ``out_dir/model.pt``,
-    ``epochs.csv``, ``learning_curve.png`` and ``run.json``; return the model path (None when stopped early).
+    ``epochs.csv``, ``learning_curve.png`` and ``run.json`` (rank 0); return the trained model, or None
+    when stopped early.
 
     ``stop_after_epochs`` stops after that many epochs in all (a kill, for tests).
     """
@@ -146,6 +148,8 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
     if len(train_ds) == 0:
         raise NemiInputError("no training window holds a whole segment; nothing to train on")
     holdout = windows_for(videos.holdout, features, wp, "test", annotations, boundary) if videos.holdout else None
+    if dist.writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
     state = None
     if (run_dir / CHECKPOINT).is_file():
         state = load_state(run_dir / CHECKPOINT)
@@ -181,11 +185,13 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
             scaler.load_state_dict(state["scaler"])
             set_rng_states(state["rng"])
             start, state = state["epoch"], None
-        net = (torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device] if dist.device.type == "cuda"
-                                                         else None) if dist.world > 1 else model)
+        # Unused-parameter detection: a stage whose losses leave a trainable head out still runs.
+        net = (torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist.device] if dist.device.type == "cuda" else None, find_unused_parameters=True)
+            if dist.world > 1 else model)
         sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=dist.world, rank=dist.rank,
                                                       shuffle=True, seed=params.seed)
-        loader = torch.utils.data.DataLoader(train_ds, batch_size=per_rank, sampler=sampler, collate_fn=_collate,
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=per_rank, sampler=sampler, collate_fn=collate,
                                              num_workers=params.workers)
         for epoch in range(start, stage.epochs):
             if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
@@ -220,7 +226,7 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
             model.load_state_dict(load_checkpoint(run_dir / f"best_{stage.name}.pt", mp)[0].state_dict())
     final = stages[-1].model_params(config["model"])
     if not dist.writer:
-        return out_dir / "model.pt"
+        return model
     selection = {s.name: ({"checkpoint": "best", **best[s.name]} if params.select == "best" and s.name in best
                           else {"checkpoint": "last", "epoch": None}) for s in stages}
     record = {"config": config, "config_hash": chash, "run_dir": str(run_dir), "select": params.select,
@@ -234,10 +240,5 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
     write_csv(out_dir / "epochs.csv", pd.DataFrame(history))
     plot_curve(history, out_dir / "learning_curve.png")
     write_json(out_dir / "run.json", record)
-    return out_dir / "model.pt"
+    return model
 
-
-def _collate(batch: list[dict]) -> dict:
-    from nemi.windows import collate
-
-    return collate(batch)
