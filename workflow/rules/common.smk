@@ -195,3 +195,48 @@ onsuccess:
         n = sum(max(0, len(list(csv.reader(p.open()))) - 1) for p in csvs)
         if n:
             print(f"nemi: {n} video(s) of dataset {name} were skipped; see results/{name}/frames/*.skipped.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# RTD-Net: the boundary prior (tem), training (train) and proposals (proposals).
+# Their sections are checked here so that a bad value stops the run before any job.
+
+from nemi.model import ModelParams as _ModelParams
+from nemi.tem import TemParams as _TemParams
+from nemi.train.params import TrainParams as _TrainParams
+import nemi.evaluation.workflow as _evaluation_wf
+
+
+@_checked
+def _check_rtd_sections(name):
+    eff = DS(name)
+    _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model (or model)")
+    _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
+    _TrainParams.from_dict(eff["train"])
+
+
+for _name in config["datasets"]:
+    _check_rtd_sections(_name)
+
+
+def training_ground_truth(wildcards):
+    """The ground truth training learns from: evaluation.ground_truth if set, else the dataset's annotations."""
+    return _evaluation_wf.ground_truth(DS(wildcards.dataset), ground_truth_path(wildcards.dataset))
+
+
+def tem_curves(wildcards):
+    """The change curves the `change` prior reads (cnn, made from the features); none for tem and none."""
+    if DS(wildcards.dataset)["tem"].get("kind") != "change":
+        return []
+    return [f"results/{wildcards.dataset}/changes/cnn/{s}.h5" for s in shards(wildcards.dataset)]
+
+
+def pretrained_input(wildcards):
+    """The checkpoint named by train.pretrained, if any (an input, so that replacing it retrains)."""
+    path = DS(wildcards.dataset)["train"]["pretrained"]
+    return [path] if path else []
+
+
+def model_params(wildcards):
+    """The model section as the one JSON argument `nemi train --model-params` takes."""
+    return json.dumps(DS(wildcards.dataset)["model"], sort_keys=True)
