@@ -22,7 +22,8 @@ import jsonschema
 from nemi.errors import NemiConfigError
 from nemi.params import schema
 
-STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect", "model", "tem", "train", "proposals")
+STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect",
+                  "model", "tem", "train", "proposals")
 RESULTS = "results"
 
 

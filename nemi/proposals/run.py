@@ -8,6 +8,7 @@ checkpoint's sha256, the training config's hash and the package version.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,13 +113,12 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
     loader = torch.utils.data.DataLoader(_Indexed(), batch_size=params.batch_size, collate_fn=_collate)
     _, raw = evaluate(model, None, PostProcess(mp.proposal_score), loader, device, windows)
     table = merge_windows(raw, params)
-    import json
-
     record = json.loads(extras["train_record"]) if isinstance(extras.get("train_record"), str) else {}
     info = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
             "config_hash": record.get("config_hash"), "nemi_version": __version__, "version": VERSION,
             "params": as_dict(params), "proposal_score": mp.proposal_score, "windows": as_dict(wp),
-            "n_videos": len(video_ids), "video_ids": list(video_ids), "n_windows": len(windows), "n_proposals": len(table),
+            "n_videos": len(video_ids), "video_ids": list(video_ids), "n_windows": len(windows),
+            "n_proposals": len(table),
             "provenance": provenance("proposals")}
     logger.info("%d proposals for %d videos from %d windows", len(table), len(video_ids), len(windows))
     return table, info

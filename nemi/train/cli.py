@@ -24,7 +24,6 @@ def _json_object(text: str | None, flag: str) -> dict:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nemi import params
     from nemi.train.params import TrainParams
     from nemi.train.run import check_devices
 
@@ -37,9 +36,9 @@ def _run(args: argparse.Namespace) -> int:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp.gpus}",
                "-m", "nemi", *sys.argv[1:]]
         return subprocess.call(cmd)
-    del params
     from nemi.train.data import read_annotations, read_boundary_inputs, read_features, read_splits, \
         training_videos
+    from nemi.io.tables import read_ground_truth
     from nemi.train.run import train
 
     splits = read_splits(args.manifest)
@@ -47,8 +46,6 @@ def _run(args: argparse.Namespace) -> int:
     videos = training_videos(splits, annotations, tp.holdout_share, tp.holdout_seed)
     features = read_features(args.features, videos.train + videos.holdout)
     _, boundary = read_boundary_inputs(args.boundary)
-    from nemi.io.tables import read_ground_truth
-
     train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), tp,
           _json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs)
     return 0

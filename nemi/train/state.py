@@ -61,7 +61,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as err:  # any unreadable file means the same to a user
         raise NemiInputError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise NemiInputError(f"{path}: not a nemi training checkpoint (format {obj.get('format') if isinstance(obj, dict) else type(obj).__name__!r})")
+        found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        raise NemiInputError(f"{path}: not a nemi training checkpoint (format {found!r}, expected {FORMAT!r})")
     if obj.get("format_version") != FORMAT_VERSION:
         raise NemiInputError(f"{path}: training-checkpoint version {obj.get('format_version')}, "
                              f"this nemi reads {FORMAT_VERSION}")
