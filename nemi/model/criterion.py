@@ -118,7 +118,7 @@ class SetCriterion(nn.Module):
             return {"loss_ce": F.binary_cross_entropy_with_logits(logits[..., 0] - logits[..., 1], labels)}
         classes = torch.ones(logits.shape[:2], dtype=torch.int64, device=logits.device)  # 1 = no-action
         classes[self._query_index(indices)] = 0
-        return {"loss_ce": F.cross_entropy(logits.transpose(1, 2), classes, self.empty_weight)}
+        return {"loss_ce": F.cross_entropy(logits.transpose(1, 2), classes, self.empty_weight.to(logits))}
 
     @torch.no_grad()
     def class_error(self, outputs: Mapping[str, Tensor], indices: Indices) -> dict[str, Tensor]:
