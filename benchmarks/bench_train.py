@@ -1,0 +1,126 @@
+"""RTD-Net training speed: windows/s and peak memory, data loading timed beside the model step.
+
+Random features (2048-d) and boundary scores for ``--videos`` videos of ``--steps`` steps each, one or
+two segments per video, the windows nemi.windows builds from them, and the training loop's own parts:
+``DataLoader`` (collate) time per batch against forward + criterion + backward + clip + AdamW time. Each
+setting runs in a fresh process, so its peak resident memory (``getrusage``) is its own.
+
+    python benchmarks/bench_train.py                       # demo and Thumos14 settings on the CPU
+    python benchmarks/bench_train.py --setting thumos14 --device cuda --batches 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+# model / train overrides per setting; the demo's are config.yaml's datasets.demo values.
+SETTINGS = {
+    "demo": {"model": {"hidden_dim": 128, "encoder_hidden_dim": 128, "ffn_dim": 256, "decoder_layers": 3,
+                       "num_queries": 16, "window_steps": 50},
+             "window": (50, 25), "batch": 8},
+    "thumos14": {"model": {}, "window": (100, 25), "batch": 32},
+}
+
+
+def run_one(setting: str, device: str, batches: int, videos: int, steps: int, workers: int) -> dict:
+    import numpy as np
+    import torch
+
+    from nemi.engine import autocast, weighted_total
+    from nemi.io.timebase import Timebase
+    from nemi.model import ModelParams, build
+    from nemi.windows import WindowParams, build_windows, collate
+
+    cfg = SETTINGS[setting]
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    rng = np.random.default_rng(0)
+    tb = Timebase.native(30.0, 8, 16)
+    feats, bnd, ann = {}, {}, {}
+    for i in range(videos):
+        d = steps * 8 / 30.0
+        s = np.sort(rng.uniform(0, d, 4)).reshape(2, 2)
+        feats[f"v{i}"] = (rng.normal(size=(steps, 2048)).astype(np.float32), tb, d)
+        bnd[f"v{i}"] = (rng.uniform(size=(steps, 2)).astype(np.float32), tb)
+        ann[f"v{i}"] = (s, np.zeros(2, np.int64))
+    w, stride = cfg["window"]
+    ds = build_windows(feats, WindowParams(w, stride, stride, None), "train", annotations=ann, boundary=bnd)
+    torch.manual_seed(0)
+    model, criterion, _ = build(ModelParams.from_dict(cfg["model"]))
+    model.to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    loader = torch.utils.data.DataLoader(ds, batch_size=cfg["batch"], shuffle=True, collate_fn=collate,
+                                         num_workers=workers, drop_last=True)
+    load_s = step_s = 0.0
+    n_windows = n_batches = 0
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    while n_batches < batches:
+        it = iter(loader)
+        while n_batches < batches:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                break
+            t1 = time.perf_counter()
+            x, b, m = batch["features"].to(dev), batch["boundary"].to(dev), batch["mask"].to(dev)
+            targets = [{k: v.to(dev) for k, v in t.items()} for t in batch["targets"]]
+            with autocast(dev):
+                out = model(x, b, m)
+            loss = weighted_total(criterion(out, targets), criterion.weight_dict)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+            sync()
+            t2 = time.perf_counter()
+            if n_batches > 0:  # the first step warms up allocators and kernels
+                load_s, step_s, n_windows = load_s + t1 - t0, step_s + t2 - t1, n_windows + len(targets)
+            n_batches += 1
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else None
+    return {"setting": setting, "device": str(dev), "batch": cfg["batch"], "windows_in_dataset": len(ds),
+            "parameters": sum(p.numel() for p in model.parameters()), "timed_batches": n_batches - 1,
+            "windows_per_s": n_windows / (load_s + step_s), "model_windows_per_s": n_windows / step_s,
+            "load_ms_per_batch": 1e3 * load_s / (n_batches - 1), "step_ms_per_batch": 1e3 * step_s / (n_batches - 1),
+            "load_share": load_s / (load_s + step_s),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_gpu_mb": peak_gpu,
+            "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--setting", choices=[*SETTINGS, "all"], default="all")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    ap.add_argument("--batches", type=int, default=6, help="optimiser steps per setting (the first is not timed)")
+    ap.add_argument("--videos", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=600, help="steps (features) per video")
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(run_one(a.setting, a.device, a.batches, a.videos, a.steps, a.workers)))
+        return
+    rows = []
+    for s in (SETTINGS if a.setting == "all" else [a.setting]):
+        cmd = [sys.executable, __file__, "--one", "--setting", s, "--device", a.device, "--batches", str(a.batches),
+               "--videos", str(a.videos), "--steps", str(a.steps), "--workers", str(a.workers)]
+        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+    print(f"# {platform.node()} {platform.processor() or platform.machine()}, {a.videos} videos x {a.steps} steps")
+    print("| setting | device | batch | params | windows/s | model-only windows/s | load ms/batch | step ms/batch "
+          "| load share | peak RSS MB | peak GPU MB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        gpu = "–" if r["peak_gpu_mb"] is None else f"{r['peak_gpu_mb']:.0f}"
+        print(f"| {r['setting']} | {r['device']} | {r['batch']} | {r['parameters']:,} | {r['windows_per_s']:.1f} "
+              f"| {r['model_windows_per_s']:.1f} | {r['load_ms_per_batch']:.1f} | {r['step_ms_per_batch']:.0f} "
+              f"| {100 * r['load_share']:.1f}% | {r['peak_rss_mb']:.0f} | {gpu} |")
+
+
+if __name__ == "__main__":
+    main()
