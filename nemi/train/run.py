@@ -105,13 +105,11 @@ def held_out_scores(model, criterion, postprocess, holdout, gt: pd.DataFrame, pr
 
 
 def plot_curve(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global state, no GUI backend
 
     df = pd.DataFrame(history)
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    ax = fig.subplots(1, 2)
     x = np.arange(1, len(df) + 1)
     ax[0].plot(x, df["train_loss"], label="train")
     if "val_loss" in df:
@@ -126,7 +124,6 @@ def plot_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
 
 
 def train(features, boundary, annotations: Annotations, videos: TrainingVideos, gt: pd.DataFrame,
