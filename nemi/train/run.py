@@ -220,6 +220,8 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
                 write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
                 plot_curve(history, run_dir / "learning_curve.png")
         if params.select == "best" and stage.name in best:
+            if dist.world > 1:
+                torch.distributed.barrier()  # rank 0 has written the best weights before anyone reads them
             model.load_state_dict(load_checkpoint(run_dir / f"best_{stage.name}.pt", mp)[0].state_dict())
     final = stages[-1].model_params(config["model"])
     if not dist.writer:
