@@ -22,6 +22,7 @@ STAGE_MODULES = (
     "nemi.labels.cli",
     "nemi.i3d.cli",
     "nemi.features.cli",
+    "nemi.model.cli",
     "nemi.detect.cli",
     "nemi.evaluation.cli",
     "nemi.inspect",

@@ -1,0 +1,140 @@
+"""Load RTD-Net weights: nemi checkpoints and RTD-Action's released ``checkpoint_best_sum_ar.pth``.
+
+Both are ``torch.save``d dicts whose ``model`` entry is the state dict (parameter names are the
+same). A nemi checkpoint also carries its ``ModelParams`` under ``model_params``; RTD-Action's
+carries an ``argparse.Namespace`` under ``args``, read with ``weights_only`` loading by allowing
+just that class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nemi.errors import NemiInputError
+from nemi.io.atomic import atomic_output
+from nemi.model.build import build_model
+from nemi.model.params import ModelParams
+from nemi.model.rtd import RTDNet
+
+MODEL_KEY = "model"
+PARAMS_KEY = "model_params"
+_SHOWN = 8  # keys listed per kind in a refusal; the rest are counted
+
+
+def save_model(path: str | os.PathLike, model: RTDNet, params: ModelParams, **extra: Any) -> None:
+    """Write ``{"model": state_dict, "model_params": params, **extra}`` atomically."""
+    with atomic_output(path) as tmp:
+        torch.save({MODEL_KEY: model.state_dict(), PARAMS_KEY: params.to_dict(), **extra}, tmp)
+
+
+def _torch_load(path: Path) -> Any:
+    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+    with allow([argparse.Namespace]) if allow else contextlib.nullcontext():
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], ModelParams | None]:
+    """The state dict and, for nemi checkpoints, the ModelParams it was made with."""
+    path = Path(path)
+    if not path.is_file():
+        raise NemiInputError(f"{path}: checkpoint not found")
+    try:
+        obj = _torch_load(path)
+    except Exception as err:  # pickle, zip and weights_only errors all mean the same to a user
+        raise NemiInputError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err})") from None
+    if isinstance(obj, Mapping) and MODEL_KEY in obj:
+        state, raw_params = obj[MODEL_KEY], obj.get(PARAMS_KEY)
+    elif isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state, raw_params = obj, None  # a bare state dict
+    else:
+        keys = sorted(obj)[:_SHOWN] if isinstance(obj, Mapping) else type(obj).__name__
+        raise NemiInputError(f"{path}: no '{MODEL_KEY}' state dict in the checkpoint (found {keys})")
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise NemiInputError(f"{path}: '{MODEL_KEY}' is not a state dict of tensors")
+    params = ModelParams.from_dict(raw_params, where=f"{path}: {PARAMS_KEY}") if raw_params is not None else None
+    return dict(state), params
+
+
+def infer_params(state: Mapping[str, torch.Tensor], base: ModelParams) -> ModelParams:
+    """``base`` with the sizes a state dict shows (queries, window, layers, widths) taken from it.
+
+    ``boundary_scale`` leaves no trace in the weights: it stays as in ``base``.
+    """
+    found: dict[str, int] = {}
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    if len(shapes.get("query_embed.weight", ())) == 2:
+        found["num_queries"], found["hidden_dim"] = shapes["query_embed.weight"]
+    if len(shapes.get("position_embedding.position_table", ())) == 3:
+        found["window_steps"] = shapes["position_embedding.position_table"][1]
+    if len(shapes.get("input_proj.weight", ())) == 4:
+        found["proj_dim"], found["input_dim"] = shapes["input_proj.weight"][:2]
+    if len(shapes.get("transformer.decoder.layers.0.linear1.weight", ())) == 2:
+        found["ffn_dim"] = shapes["transformer.decoder.layers.0.linear1.weight"][0]
+    if len(shapes.get("transformer.encoder.layers.0.weight", ())) == 2:
+        found["encoder_hidden_dim"] = shapes["transformer.encoder.layers.0.weight"][0]
+    for field, pattern in (("decoder_layers", r"transformer\.decoder\.layers\.(\d+)\."),
+                           ("encoder_layers", r"transformer\.encoder\.layers\.(\d+)\.")):
+        layers = {int(m.group(1)) for k in state if (m := re.match(pattern, k))}
+        if layers:
+            found[field] = max(layers) + 1
+    try:
+        return replace(base, **found)
+    except NemiInputError:  # e.g. heads no longer divide the width: compare with base and report
+        return base
+
+
+def _refusal(path: Path, model: RTDNet, state: Mapping[str, torch.Tensor]) -> str | None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    parts = []
+    for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+        if items:
+            more = f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
+            parts.append(f"{what} ({len(items)}): {items[:_SHOWN]}{more}")
+    if not parts:
+        return None
+    return f"{path}: not an RTD-Net state dict of this architecture: " + "; ".join(parts)
+
+
+def load_checkpoint(path: str | os.PathLike, params: ModelParams | None = None) -> tuple[RTDNet, ModelParams]:
+    """The model of a nemi or RTD-Action checkpoint, in eval mode, and the params it was built with.
+
+    Without ``params``: a nemi checkpoint's own; for an RTD-Action checkpoint the schema defaults
+    with the sizes read off its weights (so its ActivityNet one needs ``params`` only for
+    ``boundary_scale`` = 1). With ``params`` whose architecture differs from a nemi checkpoint's,
+    or weights that do not fit, the checkpoint is refused, naming the differences.
+    """
+    path = Path(path)
+    state, stored = read_checkpoint(path)
+    if params is not None and stored is not None and params.architecture() != stored.architecture():
+        diff = {k: (v, stored.architecture()[k]) for k, v in params.architecture().items()
+                if v != stored.architecture()[k]}
+        listed = ", ".join(f"{k} = {c} in the checkpoint, {v} in the config" for k, (v, c) in diff.items())
+        raise NemiInputError(f"{path}: made with other model settings than the config: {listed}")
+    used = params or stored or infer_params(state, ModelParams.from_dict({}))
+    try:
+        model = build_model(used)
+    except (ValueError, RuntimeError) as err:
+        raise NemiInputError(f"{path}: cannot build a model for its weights ({err})") from None
+    problem = _refusal(path, model, state)
+    if problem:
+        raise NemiInputError(problem)
+    model.load_state_dict(state, strict=True)
+    return model.eval(), used
+
+
+def load(path: str | os.PathLike, params: ModelParams | None = None) -> RTDNet:
+    """``load_checkpoint`` without the params."""
+    return load_checkpoint(path, params)[0]
