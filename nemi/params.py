@@ -87,6 +87,13 @@ def build(cls: type[T], raw: Mapping[str, Any] | None = None) -> T:
         raise NemiConfigError(str(err)) from None
 
 
+def from_config(cls: type[T], section: Mapping[str, Any]) -> T:
+    """``cls`` from a validated config section that also holds keys of other parts of the stage
+    (``features`` holds the weights paths beside ExtractParams' fields): only ``cls``'s fields are taken."""
+    names = set(_field_names(cls))
+    return build(cls, {k: v for k, v in section.items() if k in names})
+
+
 def as_dict(params) -> dict[str, Any]:
     return dataclasses.asdict(params)
 

@@ -143,3 +143,11 @@ def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
     with atomic_output(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def group_rows(video_ids: pd.Series) -> dict[str, np.ndarray]:
+    """Row indices of each video, in input order (one stable sort, no per-video scan)."""
+    codes, uniques = pd.factorize(video_ids, sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {str(v): order[bounds[i]:bounds[i + 1]] for i, v in enumerate(uniques)}
