@@ -46,9 +46,13 @@ def test_cli_writes_json_csv_and_table(files, kind, capsys):
     res = json.loads(out.read_text())
     assert res["protocol"] == "thumos14" and res["n_videos"] == 2
     if kind == "proposals":
-        assert set(res["AR@AN"]) == {"50", "100", "200", "500", "1000"} and 0 <= res["AUC"] <= 1
-    else:
-        assert set(res["mAP"]) == {"0.3", "0.4", "0.5", "0.6", "0.7"} and "AP_per_class" in res
+        # tIoU 1, 0.8 and 0.833 with the three segments: all covered up to 0.8, one of three above,
+        # at every AN (3 proposals, budget 1000 per video): AR = (7 + 4/3) / 11; the curve starts at AN 10.
+        assert res["AR@AN"] == pytest.approx(dict.fromkeys(["50", "100", "200", "500", "1000"], 25 / 33), abs=1e-12)
+        assert res["AUC"] == pytest.approx(25 / 33 * 0.99, abs=1e-12)
+    else:  # every detection matches its class's segment at tIoU >= 0.8 > 0.7
+        assert res["mAP"] == dict.fromkeys(["0.3", "0.4", "0.5", "0.6", "0.7"], 1.0)
+        assert res["AP_per_class"] == {c: dict.fromkeys(res["mAP"], 1.0) for c in ("A", "B")}
     assert (files / "out.csv").read_text().startswith("protocol,subset,n_videos,")
     assert "protocol thumos14" in capsys.readouterr().out
 
