@@ -48,7 +48,22 @@ def _load(gt: Table, pred: Table, *, require_label: bool, keep_ambiguous: bool,
     if unknown.any():
         log.warning("%s: %d rows in %d videos that have no ground truth (kept, as the reference does)",
                     source, int(unknown.sum()), pred.loc[unknown, "video_id"].nunique())
+    outside = outside_video(gt, pred)
+    if outside["start_before_0"] or outside["end_after_video"]:
+        log.warning("%s: %d segments start before 0 / %d end after the video (taken as given, as the references "
+                 "do)", source, outside["start_before_0"], outside["end_after_video"])
     return gt, pred, source
+
+
+def outside_video(gt: pd.DataFrame, pred: pd.DataFrame) -> dict[str, int]:
+    """Predicted segments starting before 0 / ending after their video (its ground-truth ``duration``, where
+    the ground truth has one)."""
+    start_before = int((pred["t_start"].to_numpy(np.float64) < 0).sum())
+    end_after = 0
+    if "duration" in gt.columns:
+        duration = pred["video_id"].map(gt.groupby("video_id")["duration"].max()).to_numpy(np.float64)
+        end_after = int((pred["t_end"].to_numpy(np.float64) > duration).sum())  # NaN: unknown, not counted
+    return {"start_before_0": start_before, "end_after_video": end_after}
 
 
 def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool = False,
@@ -79,6 +94,7 @@ def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, ke
         "n_videos_with_predictions": int(pred["video_id"].isin(gt_videos).groupby(pred["video_id"]).any().sum()),
         "n_ground_truth": len(gt),
         "n_predictions": len(pred),
+        "predictions_outside_video": outside_video(gt, pred),
         "AR@AN": ar,
         # Area under AR-AN divided by the largest AN of the curve (ActivityNet's "AUC").
         "AUC": float(np.trapezoid(avg, an) / an[-1]),
@@ -101,6 +117,7 @@ def evaluate_detections(gt: Table, pred: Table, protocol: str = "thumos14", *, k
         "n_videos": int(gt["video_id"].nunique()),
         "n_ground_truth": len(gt),
         "n_predictions": len(pred),
+        "predictions_outside_video": outside_video(gt, pred),
         "mAP": dict(zip(keys, (float(x) for x in m_ap))),
         "average_mAP": float(m_ap.mean()),
         "AP_per_class": {c: dict(zip(keys, (float(x) for x in row))) for c, row in zip(classes, ap)},
