@@ -53,7 +53,7 @@ def test_cli_writes_json_csv_and_table(files, kind, capsys):
     else:  # every detection matches its class's segment at tIoU >= 0.8 > 0.7
         assert res["mAP"] == dict.fromkeys(["0.3", "0.4", "0.5", "0.6", "0.7"], 1.0)
         assert res["AP_per_class"] == {c: dict.fromkeys(res["mAP"], 1.0) for c in ("A", "B")}
-    assert (files / "out.csv").read_text().startswith("protocol,subset,n_videos,")
+    assert (files / "out.csv").read_text().startswith("protocol,subset,ambiguous_kept,n_videos,")
     assert "protocol thumos14" in capsys.readouterr().out
 
 
@@ -107,6 +107,26 @@ def test_segments_outside_the_video_are_taken_as_given(tmp_path, kind, caplog):
     # Unclipped: clipping [-1, 5] to the video would make it perfect at every threshold.
     res = evaluate_proposals(tmp_path / "gt.csv", tmp_path / "pred.csv", "thumos14-daps")
     assert res["recall_at_tiou"]["0.85"] == 0.0 and res["predictions_outside_video"]["start_before_0"] == 1
+
+
+@pytest.mark.parametrize(("kind", "protocol", "flag", "kept"), [
+    ("proposals", "thumos14-daps", None, True),  # RTD-Net's protocol counts Ambiguous as ground truth
+    ("proposals", "thumos14-daps", "--drop-ambiguous", False),
+    ("proposals", "thumos14", None, False),
+    ("proposals", "thumos14", "--keep-ambiguous", True),
+    ("detections", "thumos14-daps", None, False),  # Ambiguous is no class
+    ("detections", "thumos14", "--keep-ambiguous", True),
+])
+def test_ambiguous_default_per_protocol_is_recorded(files, kind, protocol, flag, kept):
+    out = files / "out.json"
+    argv = ["evaluate", kind, "--gt", str(files / "gt.csv"), "--pred", str(files / "pred.csv"),
+            "--protocol", protocol, "--json", str(out), "--csv", str(files / "out.csv")]
+    assert run(argv + ([flag] if flag else [])) == 0
+    res = json.loads(out.read_text())
+    assert res["ambiguous_kept"] is kept and res["n_ambiguous"] == int(kept)
+    assert res["n_ground_truth"] == 3 + kept
+    row = (files / "out.csv").read_text().splitlines()
+    assert row[0].split(",")[2] == "ambiguous_kept" and row[1].split(",")[2] == str(kept)
 
 
 def test_detections_need_labels(files):
