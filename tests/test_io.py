@@ -74,6 +74,43 @@ def test_manifest_checks(tmp_path):
         read_manifest(m)
 
 
+@pytest.mark.parametrize("rows, message", [
+    ("a,a.mp4,test\nb,,test\n", r"m.csv: row 3: path is empty \(video_id b\)"),
+    ("a,  ,test\n", r"m.csv: row 2: path is empty \(video_id a\)"),
+    ("a,a.mp4,\n", r"m.csv: row 2: split is empty \(video_id a\)"),
+])
+def test_manifest_empty_cell_names_file_and_row(tmp_path, rows, message):
+    m = tmp_path / "m.csv"
+    m.write_text("video_id,path,split\n" + rows)
+    with pytest.raises(NemiInputError, match=message):
+        read_manifest(m)
+
+
+def test_manifest_empty_path_in_decode_and_snakemake(tmp_path):
+    """One message naming the file and row, no TypeError traceback: from `nemi decode` and from Snakemake."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    (tmp_path / "videos.csv").write_text("video_id,path,split\nv1,a.mp4,test\nv2,,test\n")
+    res = subprocess.run([sys.executable, "-m", "nemi", "decode", "--manifest", "videos.csv", "--shard", "shard000",
+                          "--shard-size", "2", "--out", "s.h5", "--skipped", "s.csv"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "videos.csv: row 3: path is empty (video_id v2)" in res.stderr
+    assert "Traceback" not in res.stderr and "TypeError" not in res.stderr
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["videos"].update(source="manifest", manifest="videos.csv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "videos.csv: row 3: path is empty (video_id v2)" in out
+    assert "TypeError" not in out
+
+
 def test_plan_shards():
     shards = plan_shards(["c", "a", "b", "d", "e"], 2)
     assert shards == {"shard000": ["a", "b"], "shard001": ["c", "d"], "shard002": ["e"]}
