@@ -29,6 +29,54 @@ def test_atomic_output_renames_on_success(tmp_path):
     assert (tmp_path / "sub" / "b.txt").read_text() == "done"
 
 
+_WRITER = """
+import os, signal, sys, time
+import h5py
+from nemi.io.atomic import atomic_output
+with atomic_output(sys.argv[1]) as tmp, h5py.File(tmp, "w") as h5:
+    h5["x"] = list(range(1000))
+    h5.flush()
+    print(tmp.name, flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)  # killed mid-write: no cleanup runs
+    sys.stdin.readline()  # alive until told to finish
+"""
+
+
+def _writer(target, mode):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def test_rerun_removes_only_stale_temporaries_of_its_own_output(tmp_path):
+    target = tmp_path / "shard000.h5"
+    dead, stale = _writer(target, "die")
+    assert dead.wait(timeout=60) != 0 and (tmp_path / stale).is_file()
+    live, held = _writer(target, "live")  # another writer of the same output, still running
+    others = [".shard000.h5.tmp-x.tmp-abcdefgh", ".shard000.h5x.tmp-abcdefgh", ".shard001.h5.tmp-abcdefgh",
+              ".shard000.h5.tmp-abcdefgh.part"]
+    for name in others:  # temporaries of other outputs (stale or not) are never touched
+        (tmp_path / name).write_text("someone else's")
+    try:
+        with atomic_output(target) as tmp:
+            tmp.write_text("done")
+        assert target.read_text() == "done"
+        assert not (tmp_path / stale).exists(), "the killed job's temporary is removed"
+        assert (tmp_path / held).is_file(), "a running writer's temporary is kept"
+        assert all((tmp_path / name).is_file() for name in others)
+    finally:
+        live.communicate("\n", timeout=60)
+    assert live.returncode == 0 and not (tmp_path / held).exists()
+    import h5py
+
+    with h5py.File(target) as h5:  # the live writer renamed its complete file onto the target
+        assert len(h5["x"]) == 1000
+
+
 @pytest.mark.parametrize("codec", ["jpeg", "raw"])
 def test_frame_shard_round_trip(tmp_path, codec):
     yy, xx = np.mgrid[0:24, 0:32]
