@@ -192,6 +192,15 @@ def _bad(kind: str, d: Path) -> tuple[Path, str]:
         data = (VIDEOS / "mmaction2_test.avi").read_bytes()
         p.write_bytes(data[: len(data) * 7 // 10])
         return p, "truncated"
+    if kind == "huge_frame_size":              # a header declaring 60000x60000 (FFmpeg: EBUSY)
+        p = p.with_suffix(".y4m")
+        p.write_bytes(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A0:0 C420jpeg\n" + b"FRAME\n" + bytes(4096))
+        return p, "header declares a frame size of 60000x60000 pixels"
+    if kind == "truncated_after_header":       # faststart MP4 cut where its frames begin
+        full = _encode(d / "fs2.mp4", list(range(0, 250, 5)), 64, 48, options={"movflags": "faststart"})
+        data = full.read_bytes()
+        p.write_bytes(data[: data.find(b"mdat") + 4])
+        return p, "truncated or damaged: its header declares 50 frames, none could be decoded"
     if kind == "one_frame":
         return _encode(p.with_suffix(".mp4"), [128], 64, 48), "1 decodable frame"
     if kind == "audio_only":
@@ -210,7 +219,7 @@ def _bad(kind: str, d: Path) -> tuple[Path, str]:
 
 
 BAD = ["missing", "zero_byte", "not_a_video", "truncated_index_last", "truncated_index_first", "truncated_avi",
-       "one_frame", "audio_only"]
+       "one_frame", "audio_only", "huge_frame_size", "truncated_after_header"]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -222,6 +231,7 @@ def test_bad_video_fails_with_clear_message(kind, tmp_path):
     with pytest.raises(NemiInputError, match=why) as err:
         decode_shard(videos, out, out_dir / "skipped.csv", DecodeParams())
     assert str(path) in str(err.value)
+    assert "Device or resource busy" not in str(err.value) and "0 decodable" not in str(err.value)
     assert not out.exists() and list(out_dir.iterdir()) == []   # no partial artifact, no temp file
 
 
