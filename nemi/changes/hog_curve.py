@@ -66,7 +66,8 @@ def hog_curves_for_shard(frames_path: str | os.PathLike, out_path: str | os.Path
             curves[vid] = ChangeCurve(
                 distance=d, t_s=np.arange(1, len(d) + 1, dtype=np.float64) / fps, n_steps=info.frame_count,
                 step_s=1.0 / fps, duration_s=info.frame_count / fps,
-                attrs={"fps": fps, "frames_per_step": 1, "source_path": info.source_path},
+                attrs={"fps": fps, "frames_per_step": 1, "source_path": info.source_path,
+                       "video_duration_s": float(info.duration_s)},  # labels clip to it
             )
             progress.video_done(vid)
         progress.close()
