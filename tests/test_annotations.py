@@ -157,6 +157,32 @@ def test_daps_protocol_keeps_the_99_ambiguous_segments_by_default(tmp_path):
     assert recall == pytest.approx(3358 / (3358 + 99 - len(only_ambiguous)), abs=1e-12)
 
 
+def test_daps_default_matches_rtd_nets_own_evaluation(tmp_path):
+    """Golden AR from RTD-Net's thumos14_eval.py (tests/golden/make_rtd_daps_golden.py) on the same proposals."""
+    import importlib.util
+    import json
+
+    golden_dir = Path(__file__).resolve().parent / "golden"
+    spec = importlib.util.spec_from_file_location("make_rtd_daps_golden", golden_dir / "make_rtd_daps_golden.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    golden = json.loads((golden_dir / "rtd_daps_ar.json").read_text())
+    rtd_gt = pd.read_csv(TH / "thumos14_test_groundtruth.csv")
+    props = maker.make_proposals(rtd_gt)
+    assert len(props) == golden["n_proposals"]
+    fps = props["video-name"].map(rtd_gt.groupby("video-name")["frame-rate"].first())
+    pred = pd.DataFrame({"video_id": props["video-name"], "t_start": props["f-init"] / fps,
+                         "t_end": props["f-end"] / fps, "score": props["score"]})
+    out = tmp_path / "gt.csv"
+    assert _run(["annotations", "export", "--format", "thumos14-groundtruth-csv", "--path",
+                 str(TH / "thumos14_test_groundtruth.csv"), "--out", str(out)]) == 0
+    ours = evaluate_proposals(out, pred, "thumos14-daps")
+    dropped = evaluate_proposals(out, pred, "thumos14-daps", keep_ambiguous=False)
+    for an, ar in golden["AR@AN"].items():
+        assert ours["AR@AN"][an] == pytest.approx(ar, abs=1e-9)
+        assert abs(dropped["AR@AN"][an] - ar) > 1e-3  # dropping Ambiguous is not RTD-Net's number
+
+
 def test_export_subset_and_split(tmp_path):
     out = tmp_path / "gt210.csv"
     assert _run(["annotations", "export", "--format", "thumos14-groundtruth-csv", "--path",
