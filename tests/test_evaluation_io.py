@@ -60,6 +60,10 @@ def test_cli_writes_json_csv_and_table(files, kind, capsys):
 BAD_PRED = {
     "missing column": ("video_id,t_start,score,label\nv1,1.0,0.9,A\n", r"missing column\(s\) \['t_end'\]"),
     "reversed": ("video_id,t_start,t_end,score,label\nv1,5.0,2.0,0.9,A\n", r"line 2: reversed segment"),
+    "reversed negative": ("video_id,t_start,t_end,score,label\nv1,-1.0,-2.0,0.9,A\n", r"line 2: reversed segment"),
+    "nan start": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,nan,2.0,0.9,A\n",
+                  r"line 3: t_start must be a finite number, got 'nan'"),
+    "text end": ("video_id,t_start,t_end,score,label\nv1,1.0,end,0.9,A\n", r"line 2: t_end must be a finite number"),
     "nan score": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,1,2,0.5,A\nv1,1.0,2.0,nan,A\n",
                   r"line 4: score must be a finite number, got 'nan'"),
     "text score": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,high,A\n", r"line 2: score must be a finite number"),
