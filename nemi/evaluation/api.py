@@ -50,8 +50,8 @@ def _load(gt: Table, pred: Table, *, require_label: bool, keep_ambiguous: bool,
                     source, int(unknown.sum()), pred.loc[unknown, "video_id"].nunique())
     outside = outside_video(gt, pred)
     if outside["start_before_0"] or outside["end_after_video"]:
-        log.warning("%s: %d segments start before 0 / %d end after the video (taken as given, as the references "
-                 "do)", source, outside["start_before_0"], outside["end_after_video"])
+        log.warning("%s: %d segments start before 0 / %d end after the video (taken as given, as the "
+                    "references do)", source, outside["start_before_0"], outside["end_after_video"])
     return gt, pred, source
 
 
