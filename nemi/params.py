@@ -52,7 +52,13 @@ def _resolve(node: dict) -> dict:
 def section_schema(section: str) -> dict:
     """The schema of a dotted config section, e.g. ``"labels.hog"``."""
     node = schema()
-    for part in section.split("."):
+    first, *rest = section.split(".")
+    # Per-dataset sections (videos, synth) are defined in $defs only.
+    node = node["properties"].get(first) or node["$defs"].get(first)
+    if node is None:
+        raise ValueError(f"{SCHEMA_FILE} has no section {section!r}")
+    node = _resolve(node)
+    for part in rest:
         try:
             node = _resolve(_resolve(node)["properties"][part])
         except KeyError:

@@ -16,6 +16,8 @@ PROTOCOL_NAMES = ("thumos14", "thumos14-daps", "activitynet")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from nemi import params
+
     p = subparsers.add_parser("evaluate", help="AR@AN / mAP@tIoU of a proposal or detection CSV")
     sub = p.add_subparsers(dest="evaluate_command", metavar="KIND", required=True)
     for kind in ("proposals", "detections"):
@@ -32,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="drop ground truth labelled Ambiguous (default otherwise)")
         e.add_argument("--videos", help="evaluate a subset: thumos14-213|thumos14-212|thumos14-210 or a file of ids")
         if kind == "proposals":
-            e.add_argument("--fps", type=float, default=30.0,
+            e.add_argument("--fps", type=float, default=params.defaults("evaluation")["default_fps"],
                            help="frame rate for thumos14-daps where the ground truth has no fps column")
         e.set_defaults(func=_evaluate, kind=kind)
 
