@@ -120,3 +120,19 @@ def test_an_unknown_target_is_refused(tmp_path):
     write_config(tmp_path, cfg)
     res = snakemake(tmp_path, "-n")
     assert res.returncode != 0 and "no dataset 'thumos'" in res.stdout + res.stderr
+
+
+def test_skipped_videos_are_summarised_at_the_end_of_the_run(tmp_path, shared_dir):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(shared_dir / "data" / "videos" / "mmaction2_test.avi", data / "good.avi")
+    (data / "bad.mp4").write_text("not a video")
+    pd.DataFrame({"video_id": ["bad", "good"], "path": ["bad.mp4", "good.avi"], "split": ["test", "test"]}).to_csv(
+        data / "videos.csv", index=False)
+    cfg = _config(data / "videos.csv", data / "none.csv")
+    cfg["datasets"]["clips"]["videos"].update(annotations=None, on_error="skip", shard_size=10)
+    write_config(tmp_path, cfg)
+    res = snakemake(tmp_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    out = res.stdout + res.stderr
+    assert "nemi: 1 video(s) of dataset clips were skipped; see results/clips/frames/*.skipped.csv" in out
