@@ -22,7 +22,7 @@ import jsonschema
 from nemi.errors import NemiConfigError
 from nemi.params import schema
 
-STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect")
+STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect", "model", "tem")
 RESULTS = "results"
 
 
