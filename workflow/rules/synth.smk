@@ -1,6 +1,6 @@
 # A generated dataset (videos.source: synth; the embedded demo): deterministic untrimmed videos with known actions.
 
-import nemi.synth.plan as _synth
+from nemi.synth.plan import VERSION as SYNTH_VERSION, SynthParams
 
 
 rule synth:
@@ -20,6 +20,6 @@ rule synth:
     threads: 2
     params:
         out=lambda wc, output: os.path.dirname(output.manifest),
-        p=lambda wc: stage_params(DS(wc.dataset)["synth"], _synth.SynthParams, _synth.VERSION),
+        p=lambda wc: stage_params(DS(wc.dataset)["synth"], SynthParams, SYNTH_VERSION),
     shell:
         "nemi synth --out {params.out:q} --params {params.p:q} --workers {threads} 2> {log:q}"
