@@ -52,7 +52,13 @@ def _resolve(node: dict) -> dict:
 def section_schema(section: str) -> dict:
     """The schema of a dotted config section, e.g. ``"labels.hog"``."""
     node = schema()
-    for part in section.split("."):
+    first, *rest = section.split(".")
+    # Per-dataset sections (videos, synth) are defined in $defs only.
+    node = node["properties"].get(first) or node["$defs"].get(first)
+    if node is None:
+        raise ValueError(f"{SCHEMA_FILE} has no section {section!r}")
+    node = _resolve(node)
+    for part in rest:
         try:
             node = _resolve(_resolve(node)["properties"][part])
         except KeyError:
@@ -85,6 +91,13 @@ def build(cls: type[T], raw: Mapping[str, Any] | None = None) -> T:
         return cls(**{n: values[n] for n in names})
     except ValueError as err:  # the dataclass's own checks; the message names the key
         raise NemiConfigError(str(err)) from None
+
+
+def from_config(cls: type[T], section: Mapping[str, Any]) -> T:
+    """``cls`` from a validated config section that also holds keys of other parts of the stage
+    (``features`` holds the weights paths beside ExtractParams' fields): only ``cls``'s fields are taken."""
+    names = set(_field_names(cls))
+    return build(cls, {k: v for k, v in section.items() if k in names})
 
 
 def as_dict(params) -> dict[str, Any]:

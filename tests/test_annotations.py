@@ -133,6 +133,56 @@ def test_perfect_predictions_on_real_activitynet_val_score_one():
     assert evaluate_detections(ok, ok.assign(score=1.0), "activitynet")["average_mAP"] == 1.0
 
 
+def test_daps_protocol_keeps_the_99_ambiguous_segments_by_default(tmp_path):
+    """RTD-Net's thumos14_test_groundtruth.csv counts them, so its AR (and the paper's) includes them."""
+    out = tmp_path / "gt.csv"
+    assert _run(["annotations", "export", "--format", "thumos14-txt", "--path", str(TH / "annotations_test"),
+                 "--split", "test", "--video-info", str(TH / "TH14_video_info.json"), "--out", str(out)]) == 0
+    gt = read_ground_truth(out, keep_ambiguous=True)
+    # One proposal per segment, Ambiguous included, in all 213 videos; on whole frames as DAPs compares them
+    # (video_test_0001292 has no fps in TH14_video_info.json: the protocol's default 30).
+    pred = snap_to_frames(gt.assign(score=1.0, fps=gt["fps"].fillna(30.0)))
+    daps = evaluate_proposals(out, pred, "thumos14-daps")
+    assert daps["ambiguous_kept"] and daps["n_ground_truth"] == 3358 + 99 and daps["n_ambiguous"] == 99
+    assert daps["n_videos"] == 213 and daps["curve"]["AR"][-1] == 1.0
+    dropped = evaluate_proposals(out, pred, "thumos14-daps", keep_ambiguous=False)
+    assert not dropped["ambiguous_kept"] and dropped["n_ground_truth"] == 3358 and dropped["n_videos"] == 212
+    anet = evaluate_proposals(out, pred, "thumos14")
+    assert not anet["ambiguous_kept"] and anet["n_ground_truth"] == 3358
+    # Proposals on only the actions: recall at tIoU 1 misses exactly the Ambiguous segments under the DAPs default.
+    actions_only = pred[pred["label"] != "Ambiguous"]
+    recall = evaluate_proposals(out, actions_only, "thumos14-daps")["recall_at_tiou"]["1.0"]
+    only_ambiguous = gt[gt["video_id"] == "video_test_0001292"]
+    assert set(only_ambiguous["label"]) == {"Ambiguous"}  # so it has no proposals, and DAPs leaves it out
+    assert recall == pytest.approx(3358 / (3358 + 99 - len(only_ambiguous)), abs=1e-12)
+
+
+def test_daps_default_matches_rtd_nets_own_evaluation(tmp_path):
+    """Golden AR from RTD-Net's thumos14_eval.py (tests/golden/make_rtd_daps_golden.py) on the same proposals."""
+    import importlib.util
+    import json
+
+    golden_dir = Path(__file__).resolve().parent / "golden"
+    spec = importlib.util.spec_from_file_location("make_rtd_daps_golden", golden_dir / "make_rtd_daps_golden.py")
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    golden = json.loads((golden_dir / "rtd_daps_ar.json").read_text())
+    rtd_gt = pd.read_csv(TH / "thumos14_test_groundtruth.csv")
+    props = maker.make_proposals(rtd_gt)
+    assert len(props) == golden["n_proposals"]
+    fps = props["video-name"].map(rtd_gt.groupby("video-name")["frame-rate"].first())
+    pred = pd.DataFrame({"video_id": props["video-name"], "t_start": props["f-init"] / fps,
+                         "t_end": props["f-end"] / fps, "score": props["score"]})
+    out = tmp_path / "gt.csv"
+    assert _run(["annotations", "export", "--format", "thumos14-groundtruth-csv", "--path",
+                 str(TH / "thumos14_test_groundtruth.csv"), "--out", str(out)]) == 0
+    ours = evaluate_proposals(out, pred, "thumos14-daps")
+    dropped = evaluate_proposals(out, pred, "thumos14-daps", keep_ambiguous=False)
+    for an, ar in golden["AR@AN"].items():
+        assert ours["AR@AN"][an] == pytest.approx(ar, abs=1e-9)
+        assert abs(dropped["AR@AN"][an] - ar) > 1e-3  # dropping Ambiguous is not RTD-Net's number
+
+
 def test_export_subset_and_split(tmp_path):
     out = tmp_path / "gt210.csv"
     assert _run(["annotations", "export", "--format", "thumos14-groundtruth-csv", "--path",

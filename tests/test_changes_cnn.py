@@ -58,7 +58,8 @@ def _shard(feat):
     data["a"][3:] += 5.0
     with FeatureShardWriter(feat, {"source": "extracted"}) as w:
         for vid, f in data.items():
-            w.add_video(vid, f[:, :1024], f[:, 1024:], tb, {"frame_count": len(f) * 8, "source": "extracted"})
+            w.add_video(vid, f[:, :1024], f[:, 1024:], tb, {"frame_count": len(f) * 8, "source": "extracted",
+                                                          "duration_s": len(f) * 8 / 15.0 - 0.05})
     return feat
 
 
@@ -77,6 +78,8 @@ def test_curves_for_a_shard(tmp_path):
     assert int(np.argmax(a.distance)) == 2 and a.n_steps == 6 and a.step_s == pytest.approx(8 / 15)
     assert cnn_boundaries(a.distance, 0.2, "top").nonzero()[0].tolist() == [2]
     assert curves["b"].distance.shape == (0,) and curves["b"].n_steps == 1
+    # the decoded video's duration travels on, so labels can end activities with the video
+    assert a.duration_s == pytest.approx(48 / 15) and a.attrs["video_duration_s"] == pytest.approx(48 / 15 - 0.05)
 
 
 def test_cli_registers_under_changes():

@@ -20,6 +20,8 @@ from nemi.decode.shard import read_skipped
 from nemi.errors import NemiInputError
 from nemi.io.frames import FrameShardReader
 
+SMALL = {"fps": 15, "width_px": 160, "height_px": 120}  # the demo's size keeps decoding tests fast
+
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
@@ -162,7 +164,7 @@ def test_shard_layout_and_attrs(tmp_path):
         assert len(frames) == 150 and frames[0].shape == (120, 160, 3)
         assert np.allclose(r.h5["demo"]["t_s"][:3], [0, 1 / 15, 2 / 15])
     raw_out = tmp_path / "raw.h5"
-    decode_shard(videos[:1], raw_out, skipped, build_params(DecodeParams, dict(codec="raw")))
+    decode_shard(videos[:1], raw_out, skipped, build_params(DecodeParams, SMALL | {"codec": "raw"}))
     ref, _ = _decode(VIDEOS / "mmaction2_demo.mp4")
     with FrameShardReader(raw_out) as r:
         assert np.array_equal(next(r.iter_frames("demo", 10, 11)), ref[10])
@@ -194,6 +196,15 @@ def _bad(kind: str, d: Path) -> tuple[Path, str]:
         data = (VIDEOS / "mmaction2_test.avi").read_bytes()
         p.write_bytes(data[: len(data) * 7 // 10])
         return p, "truncated"
+    if kind == "huge_frame_size":              # a header declaring 60000x60000 (FFmpeg: EBUSY)
+        p = p.with_suffix(".y4m")
+        p.write_bytes(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A0:0 C420jpeg\n" + b"FRAME\n" + bytes(4096))
+        return p, "header declares a frame size of 60000x60000 pixels"
+    if kind == "truncated_after_header":       # faststart MP4 cut where its frames begin
+        full = _encode(d / "fs2.mp4", list(range(0, 250, 5)), 64, 48, options={"movflags": "faststart"})
+        data = full.read_bytes()
+        p.write_bytes(data[: data.find(b"mdat") + 4])
+        return p, "truncated or damaged: its header declares 50 frames, none could be decoded"
     if kind == "one_frame":
         return _encode(p.with_suffix(".mp4"), [128], 64, 48), "1 decodable frame"
     if kind == "audio_only":
@@ -212,7 +223,7 @@ def _bad(kind: str, d: Path) -> tuple[Path, str]:
 
 
 BAD = ["missing", "zero_byte", "not_a_video", "truncated_index_last", "truncated_index_first", "truncated_avi",
-       "one_frame", "audio_only"]
+       "one_frame", "audio_only", "huge_frame_size", "truncated_after_header"]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -222,8 +233,9 @@ def test_bad_video_fails_with_clear_message(kind, tmp_path):
     out = out_dir / "shard000.h5"
     videos = [("good", str(VIDEOS / "mmaction2_6fps.mp4")), ("bad", str(path))]
     with pytest.raises(NemiInputError, match=why) as err:
-        decode_shard(videos, out, out_dir / "skipped.csv", build_params(DecodeParams, dict()))
+        decode_shard(videos, out, out_dir / "skipped.csv", build_params(DecodeParams, SMALL))
     assert str(path) in str(err.value)
+    assert "Device or resource busy" not in str(err.value) and "0 decodable" not in str(err.value)
     assert not out.exists() and list(out_dir.iterdir()) == []   # no partial artifact, no temp file
 
 
@@ -238,7 +250,7 @@ def test_skip_mode_records_bad_videos_and_keeps_the_rest(tmp_path):
     videos = [("a_good", str(VIDEOS / "mmaction2_6fps.mp4"))] + [(f"b_{k}", str(p)) for p, k in bad] + \
              [("c_good", str(VIDEOS / "mmaction2_demo.mp4"))]
     out, skipped = tmp_path / "o" / "frames.h5", tmp_path / "o" / "skipped.csv"
-    rows = decode_shard(videos, out, skipped, build_params(DecodeParams, dict()), on_error="skip")
+    rows = decode_shard(videos, out, skipped, build_params(DecodeParams, SMALL), on_error="skip")
     assert [r["video_id"] for r in read_skipped(skipped)] == [r["video_id"] for r in rows] == \
            ["b_missing", "b_truncated_index_first", "b_audio_only"]
     for row, (p, _) in zip(read_skipped(skipped), bad):

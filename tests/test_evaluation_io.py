@@ -8,8 +8,8 @@ import json
 import pytest
 
 from nemi.errors import NemiInputError
-from nemi.evaluation import read_ground_truth, read_predictions
 from nemi.detect.cli import register as register_detect
+from nemi.evaluation import evaluate_proposals, read_ground_truth, read_predictions
 from nemi.evaluation.cli import register
 
 GT = "video_id,t_start,t_end,label\nv1,1.0,5.0,A\nv1,10.0,12.0,B\nv2,0.0,3.0,A\nv2,4.0,6.0,Ambiguous\n"
@@ -49,18 +49,24 @@ def test_cli_writes_json_csv_and_table(files, kind, capsys):
     res = json.loads(out.read_text())
     assert res["protocol"] == "thumos14" and res["n_videos"] == 2
     if kind == "proposals":
-        assert set(res["AR@AN"]) == {"50", "100", "200", "500", "1000"} and 0 <= res["AUC"] <= 1
-    else:
-        assert set(res["mAP"]) == {"0.3", "0.4", "0.5", "0.6", "0.7"} and "AP_per_class" in res
-    assert (files / "out.csv").read_text().startswith("protocol,subset,n_videos,")
+        # tIoU 1, 0.8 and 0.833 with the three segments: all covered up to 0.8, one of three above,
+        # at every AN (3 proposals, budget 1000 per video): AR = (7 + 4/3) / 11; the curve starts at AN 10.
+        assert res["AR@AN"] == pytest.approx(dict.fromkeys(["50", "100", "200", "500", "1000"], 25 / 33), abs=1e-12)
+        assert res["AUC"] == pytest.approx(25 / 33 * 0.99, abs=1e-12)
+    else:  # every detection matches its class's segment at tIoU >= 0.8 > 0.7
+        assert res["mAP"] == dict.fromkeys(["0.3", "0.4", "0.5", "0.6", "0.7"], 1.0)
+        assert res["AP_per_class"] == {c: dict.fromkeys(res["mAP"], 1.0) for c in ("A", "B")}
+    assert (files / "out.csv").read_text().startswith("protocol,subset,ambiguous_kept,n_videos,")
     assert "protocol thumos14" in capsys.readouterr().out
 
 
 BAD_PRED = {
     "missing column": ("video_id,t_start,score,label\nv1,1.0,0.9,A\n", r"missing column\(s\) \['t_end'\]"),
-    "negative start": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,-1.0,2.0,0.9,A\n",
-                       r"line 3: negative t_start"),
     "reversed": ("video_id,t_start,t_end,score,label\nv1,5.0,2.0,0.9,A\n", r"line 2: reversed segment"),
+    "reversed negative": ("video_id,t_start,t_end,score,label\nv1,-1.0,-2.0,0.9,A\n", r"line 2: reversed segment"),
+    "nan start": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,nan,2.0,0.9,A\n",
+                  r"line 3: t_start must be a finite number, got 'nan'"),
+    "text end": ("video_id,t_start,t_end,score,label\nv1,1.0,end,0.9,A\n", r"line 2: t_end must be a finite number"),
     "nan score": ("video_id,t_start,t_end,score,label\nv1,1,2,0.5,A\nv1,1,2,0.5,A\nv1,1.0,2.0,nan,A\n",
                   r"line 4: score must be a finite number, got 'nan'"),
     "text score": ("video_id,t_start,t_end,score,label\nv1,1.0,2.0,high,A\n", r"line 2: score must be a finite number"),
@@ -89,6 +95,47 @@ def test_bad_predictions_name_file_line_and_problem(files, case, kind):
     assert not out.exists() and not list(files.glob(".out.json.tmp-*"))
 
 
+@pytest.mark.parametrize("kind", ["proposals", "detections"])
+def test_segments_outside_the_video_are_taken_as_given(tmp_path, kind, caplog):
+    """As ActivityNet's and RTD-Net's code: [-1, 5] against [0, 5] has tIoU 5/6, [2, 7] against [2, 6] 4/5."""
+    (tmp_path / "gt.csv").write_text("video_id,t_start,t_end,label,duration\nv1,0.0,5.0,A,6.0\nv2,2.0,6.0,A,6.0\n")
+    (tmp_path / "pred.csv").write_text("video_id,t_start,t_end,score,label\nv1,-1.0,5.0,0.9,A\nv2,2.0,7.0,0.8,A\n")
+    out = tmp_path / "out.json"
+    with caplog.at_level("WARNING", logger="nemi.evaluation"):
+        assert run(["evaluate", kind, "--gt", str(tmp_path / "gt.csv"), "--pred", str(tmp_path / "pred.csv"),
+                    "--protocol", "thumos14", "--json", str(out)]) == 0
+    assert "1 segments start before 0 / 1 end after the video" in caplog.text
+    res = json.loads(out.read_text())
+    assert res["predictions_outside_video"] == {"start_before_0": 1, "end_after_video": 1}
+    if kind == "proposals":  # both covered at tIoU 0.5 ... 0.8, neither above: 7 of 11 thresholds
+        assert res["AR@AN"]["100"] == pytest.approx(7 / 11, abs=1e-12)
+    else:  # thresholds 0.3 ... 0.7: both match
+        assert res["average_mAP"] == 1.0
+    # Unclipped: clipping [-1, 5] to the video would make it perfect at every threshold.
+    res = evaluate_proposals(tmp_path / "gt.csv", tmp_path / "pred.csv", "thumos14-daps")
+    assert res["recall_at_tiou"]["0.85"] == 0.0 and res["predictions_outside_video"]["start_before_0"] == 1
+
+
+@pytest.mark.parametrize(("kind", "protocol", "flag", "kept"), [
+    ("proposals", "thumos14-daps", None, True),  # RTD-Net's protocol counts Ambiguous as ground truth
+    ("proposals", "thumos14-daps", "--drop-ambiguous", False),
+    ("proposals", "thumos14", None, False),
+    ("proposals", "thumos14", "--keep-ambiguous", True),
+    ("detections", "thumos14-daps", None, False),  # Ambiguous is no class
+    ("detections", "thumos14", "--keep-ambiguous", True),
+])
+def test_ambiguous_default_per_protocol_is_recorded(files, kind, protocol, flag, kept):
+    out = files / "out.json"
+    argv = ["evaluate", kind, "--gt", str(files / "gt.csv"), "--pred", str(files / "pred.csv"),
+            "--protocol", protocol, "--json", str(out), "--csv", str(files / "out.csv")]
+    assert run(argv + ([flag] if flag else [])) == 0
+    res = json.loads(out.read_text())
+    assert res["ambiguous_kept"] is kept and res["n_ambiguous"] == int(kept)
+    assert res["n_ground_truth"] == 3 + kept
+    row = (files / "out.csv").read_text().splitlines()
+    assert row[0].split(",")[2] == "ambiguous_kept" and row[1].split(",")[2] == str(kept)
+
+
 def test_detections_need_labels(files):
     (files / "nolabel.csv").write_text("video_id,t_start,t_end,score\nv1,1,2,0.5\n")
     with pytest.raises(NemiInputError, match="missing column.*label"):
@@ -98,6 +145,7 @@ def test_detections_need_labels(files):
 
 @pytest.mark.parametrize("text, pattern", [
     ("video_id,t_start,t_end,label\nv1,4.0,2.0,A\n", "line 2: reversed segment"),
+    ("video_id,t_start,t_end,label\nv1,1.0,2.0,A\nv1,-1.0,2.0,A\n", "line 3: negative t_start"),
     ("video_id,start,end\nv1,1,2\n", "missing column"),
     ("video_id,t_start,t_end,label\nv1,1.0,2.0,Ambiguous\n", "all rows were Ambiguous"),
 ])

@@ -213,12 +213,17 @@ def test_properties_order_scale_and_monotonicity(seed):
         assert evaluate_proposals(gt, shuffled, protocol)["AR@AN"] == pytest.approx(base["AR@AN"], abs=1e-12)
         assert evaluate_proposals(gt, scaled, protocol)["AR@AN"] == pytest.approx(base["AR@AN"], abs=1e-12)
         curve = np.array(base["curve"]["AR"])
-        assert np.all(np.diff(curve) >= -1e-12) and 0 <= curve.min() and curve.max() <= 1
+        assert np.all(np.diff(curve) >= -1e-12)
+        # The curve's last point is the recall at each threshold with every proposal read, averaged.
+        assert curve[-1] == pytest.approx(np.mean(list(base["recall_at_tiou"].values())), abs=1e-12)
     for protocol in ("thumos14", "activitynet"):
         det = evaluate_detections(gt, pred, protocol)
         assert evaluate_detections(gt, shuffled, protocol)["mAP"] == pytest.approx(det["mAP"], abs=1e-12)
         values = np.array(list(det["mAP"].values()))
-        assert np.all((0 <= values) & (values <= 1))
+        # mAP is the mean over the ground truth's classes (a class without predictions scores 0).
+        assert set(det["AP_per_class"]) == set(gt["label"])
+        per_class = np.array([list(ap.values()) for ap in det["AP_per_class"].values()])
+        np.testing.assert_allclose(values, per_class.mean(axis=0), rtol=0, atol=1e-12)
         assert np.all(np.diff(values) <= 1e-12)  # a stricter tIoU never raises mAP
 
 

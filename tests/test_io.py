@@ -29,6 +29,54 @@ def test_atomic_output_renames_on_success(tmp_path):
     assert (tmp_path / "sub" / "b.txt").read_text() == "done"
 
 
+_WRITER = """
+import os, signal, sys, time
+import h5py
+from nemi.io.atomic import atomic_output
+with atomic_output(sys.argv[1]) as tmp, h5py.File(tmp, "w") as h5:
+    h5["x"] = list(range(1000))
+    h5.flush()
+    print(tmp.name, flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)  # killed mid-write: no cleanup runs
+    sys.stdin.readline()  # alive until told to finish
+"""
+
+
+def _writer(target, mode):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def test_rerun_removes_only_stale_temporaries_of_its_own_output(tmp_path):
+    target = tmp_path / "shard000.h5"
+    dead, stale = _writer(target, "die")
+    assert dead.wait(timeout=60) != 0 and (tmp_path / stale).is_file()
+    live, held = _writer(target, "live")  # another writer of the same output, still running
+    others = [".shard000.h5.tmp-x.tmp-abcdefgh", ".shard000.h5x.tmp-abcdefgh", ".shard001.h5.tmp-abcdefgh",
+              ".shard000.h5.tmp-abcdefgh.part"]
+    for name in others:  # temporaries of other outputs (stale or not) are never touched
+        (tmp_path / name).write_text("someone else's")
+    try:
+        with atomic_output(target) as tmp:
+            tmp.write_text("done")
+        assert target.read_text() == "done"
+        assert not (tmp_path / stale).exists(), "the killed job's temporary is removed"
+        assert (tmp_path / held).is_file(), "a running writer's temporary is kept"
+        assert all((tmp_path / name).is_file() for name in others)
+    finally:
+        live.communicate("\n", timeout=60)
+    assert live.returncode == 0 and not (tmp_path / held).exists()
+    import h5py
+
+    with h5py.File(target) as h5:  # the live writer renamed its complete file onto the target
+        assert len(h5["x"]) == 1000
+
+
 @pytest.mark.parametrize("codec", ["jpeg", "raw"])
 def test_frame_shard_round_trip(tmp_path, codec):
     yy, xx = np.mgrid[0:24, 0:32]
@@ -72,6 +120,43 @@ def test_manifest_checks(tmp_path):
     m.write_text("video_id,path,split\na,a.mp4,test\na,b.mp4,test\n")
     with pytest.raises(NemiInputError, match="more than once"):
         read_manifest(m)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("a,a.mp4,test\nb,,test\n", r"m.csv: row 3: path is empty \(video_id b\)"),
+    ("a,  ,test\n", r"m.csv: row 2: path is empty \(video_id a\)"),
+    ("a,a.mp4,\n", r"m.csv: row 2: split is empty \(video_id a\)"),
+])
+def test_manifest_empty_cell_names_file_and_row(tmp_path, rows, message):
+    m = tmp_path / "m.csv"
+    m.write_text("video_id,path,split\n" + rows)
+    with pytest.raises(NemiInputError, match=message):
+        read_manifest(m)
+
+
+def test_manifest_empty_path_in_decode_and_snakemake(tmp_path):
+    """One message naming the file and row, no TypeError traceback: from `nemi decode` and from Snakemake."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    (tmp_path / "videos.csv").write_text("video_id,path,split\nv1,a.mp4,test\nv2,,test\n")
+    res = subprocess.run([sys.executable, "-m", "nemi", "decode", "--manifest", "videos.csv", "--shard", "shard000",
+                          "--shard-size", "2", "--out", "s.h5", "--skipped", "s.csv"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "videos.csv: row 3: path is empty (video_id v2)" in res.stderr
+    assert "Traceback" not in res.stderr and "TypeError" not in res.stderr
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["datasets"]["demo"]["videos"].update(source="manifest", manifest="videos.csv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "videos.csv: row 3: path is empty (video_id v2)" in out
+    assert "TypeError" not in out
 
 
 def test_plan_shards():

@@ -158,3 +158,46 @@ def test_labels_cli_refuses_bad_values_with_a_message(tmp_path, capsys):
     assert main(["labels", "hog", *base, "--local-window-frames", "10"]) == 0  # unused without --local-test
     assert main(["labels", "hog", *base, "--local-test", "--local-window-frames", "10"]) == 2
     assert "local_window_frames must be odd" in capsys.readouterr().err
+
+
+def test_activities_end_with_the_video_not_its_timeline(tmp_path):
+    """A 9.95 s video at 10 fps has 100 timeline frames (10.0 s): the last activity ends at 9.95 s."""
+    d = np.full(99, 0.01, dtype=np.float32)
+    d[[29, 69]] = 0.2
+    curve = ChangeCurve(distance=d, t_s=np.arange(1, 100) / 10, n_steps=100, step_s=0.1, duration_s=10.0,
+                        attrs={"fps": 10.0, "frames_per_step": 1, "video_duration_s": 9.95})
+    write_curves(tmp_path / "c.h5", "hog", {"v": curve}, {"params_json": "{}"})
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "hog.json", dataset="toy", kind="hog", params=PARAMS)
+    assert doc["videos"]["v"]["activities"] == [[0.0, 3.0], [3.0, 7.0], [7.0, 9.95]]
+    assert doc["videos"]["v"]["duration_s"] == 9.95
+
+
+def test_snippet_wholly_past_the_video_end_is_dropped(tmp_path):
+    """Padded last snippets: the one starting after the video's end is no activity once clipped."""
+    d = np.array([0.0, 0.5, 0.5], dtype=np.float32)  # relative rule: boundaries after steps 1 and 2
+    curve = ChangeCurve(distance=d, t_s=np.array([8, 16, 24]) / 30, n_steps=4, step_s=8 / 30, duration_s=32 / 30,
+                        attrs={"fps": 30.0, "frames_per_step": 8, "video_duration_s": 0.75})
+    write_curves(tmp_path / "c.h5", "cnn", {"v": curve}, {"params_json": "{}"})
+    params = {"rule": "cnn-relative", "cnn_rule": "relative", "ratio": 0.1, "max_activity_frames": 300,
+              "min_activity_frames": 8}
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
+    assert doc["videos"]["v"]["activities"] == [[0.0, round(16 / 30, 6)], [round(16 / 30, 6), 0.75]]
+
+
+def test_hog_curve_records_the_decoded_duration_and_labels_clip_to_it(tmp_path):
+    from nemi.changes.run import curves_for_shard
+    from nemi.detectors.hog import HogCurveParams
+    from nemi.io.frames import FrameShardWriter
+
+    rng = np.random.default_rng(0)
+    with FrameShardWriter(tmp_path / "f.h5", codec="raw", jpeg_quality=90, root_attrs={"params_json": "{}"}) as w:
+        frames = (rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(12))
+        w.add_video("v", frames, width=64, height=48, target_fps=10.0, attrs={
+            "source_path": "v.mp4", "source_size_bytes": 1, "source_fps": 10.0, "source_frame_count": 12,
+            "duration_s": 1.15})  # 12 timeline frames = 1.2 s
+    curves_for_shard("hog", tmp_path / "f.h5", tmp_path / "c.h5", HogCurveParams(cell_px=8, height_px=48, width_px=64))
+    _, _, curves = read_curves(tmp_path / "c.h5")
+    assert curves["v"].duration_s == pytest.approx(1.2) and curves["v"].attrs["video_duration_s"] == 1.15
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "hog.json", dataset="toy", kind="hog",
+                             params={**PARAMS, "tau": 10.0})  # no boundary: one activity, the whole video
+    assert doc["videos"]["v"]["activities"] == [[0.0, 1.15]]

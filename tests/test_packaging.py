@@ -1,6 +1,10 @@
 """The conda environment that rules name and pyproject.toml must list the same dependencies."""
 
+import json
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -16,16 +20,68 @@ def test_conda_env_matches_pyproject():
     assert "-e .." in pip, "the rules' environment must install nemi itself"
 
 
-def test_every_rule_names_the_conda_env():
-    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        text = smk.read_text()
-        n_rules = text.count("\nrule ") + text.startswith("rule ")
-        assert text.count('conda:\n        "../../envs/nemi.yaml"') == n_rules, smk.name
+# Loads a Snakefile with Snakemake's own parser in a child process (the API changes the working
+# directory and sets up global logging) and prints {rule: [defining file, conda env, runs something]}.
+_LOAD_RULES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+with SnakemakeApi(OutputSettings(quiet=None)) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(cores=1), config_settings=ConfigSettings(),
+                      snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2]))._workflow
+    print(json.dumps({r.name: [str(r.snakefile), r.conda_env, not r.norun] for r in wf.rules}))
+"""
+
+
+def workflow_rules(snakefile: Path, workdir: Path) -> dict[str, tuple[str, str | None, bool]]:
+    res = subprocess.run([sys.executable, "-c", _LOAD_RULES, str(snakefile), str(workdir)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {k: tuple(v) for k, v in json.loads(res.stdout.strip().splitlines()[-1]).items()}
+
+
+def rules_without_env(rules: dict[str, tuple[str, str | None, bool]], env: Path) -> list[str]:
+    """Rules that run a command but do not name ``env`` (target rules such as ``all`` run nothing)."""
+    env = env.resolve()
+    return sorted(name for name, (smk, conda, runs) in rules.items()
+                  if runs and (conda is None or (Path(smk).parent / conda).resolve() != env))
+
+
+def test_every_rule_names_the_conda_env(tmp_path):
+    """Every rule is defined whatever the config (no rule sits under an if), so one load sees them all."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    rules = workflow_rules(REPO / "Snakefile", tmp_path)
+    assert {"synth", "decode", "features", "features_import", "changes", "pseudo_labels", "plot_timeline",
+            "i3d_weights", "evaluate_predictions", "detect", "classify"} <= set(rules), sorted(rules)
+    assert rules_without_env(rules, REPO / "envs" / "nemi.yaml") == []
+
+
+def test_the_env_check_finds_a_rule_without_conda(tmp_path):
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    (tmp_path / "Snakefile").write_text(
+        'rule a:\n    output: "a.txt"\n    conda: "envs/nemi.yaml"\n    shell: "touch {output}"\n\n'
+        'if True:\n\n    rule b:\n        output: "b.txt"\n        shell: "touch {output}"\n\n'
+        'rule c:\n    output: "c.txt"\n    conda: "envs/other.yaml"\n    shell: "touch {output}"\n\n'
+        'rule everything:\n    input: "a.txt", "b.txt", "c.txt"\n'
+    )
+    rules = workflow_rules(tmp_path / "Snakefile", tmp_path)
+    assert set(rules) == {"a", "b", "c", "everything"}
+    assert rules_without_env(rules, envs / "nemi.yaml") == ["b", "c"]
 
 
 def test_shipped_configs_match_the_schema():
+    """Each shipped config file, and each dataset's merged configuration as a run would see it."""
     import jsonschema
 
+    from nemi.datasets import deep_merge, effective_config
+
     schema = yaml.safe_load((REPO / "nemi" / "schemas" / "config.schema.yaml").read_text())
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
     for path in [REPO / "config.yaml", *sorted((REPO / "workflow" / "configs").glob("*.yaml"))]:
-        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+        cfg = yaml.safe_load(path.read_text())
+        jsonschema.validate(deep_merge(base, cfg), schema)
+        for name in cfg["datasets"]:
+            effective_config(deep_merge(base, cfg), name)  # raises, naming the key, if an override is bad

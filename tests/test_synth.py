@@ -135,7 +135,7 @@ def test_cli_rejects_bad_arguments(tmp_path):
     parser = argparse.ArgumentParser(prog="nemi")
     cli.register(parser.add_subparsers())
     args = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--n-videos", "0"])
-    with pytest.raises(NemiInputError, match="--n-videos"):
+    with pytest.raises(NemiInputError, match="synth.n_videos must be >= 1"):
         args.func(args)
     assert not (tmp_path / "x").exists()
 

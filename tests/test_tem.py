@@ -152,7 +152,8 @@ def test_training_lowers_the_loss_and_is_repeatable():
 
 
 def test_params_from_the_schema_only():
-    text = yaml.safe_load((Path(__file__).parents[1] / "nemi" / "tem" / "tem.schema.yaml").read_text())
+    full = yaml.safe_load((Path(__file__).parents[1] / "nemi" / "schemas" / "config.schema.yaml").read_text())
+    text = full["$defs"]["tem"]
     defaults = TemParams.from_dict({})
     assert defaults.as_dict() == {k: p["default"] for k, p in text["properties"].items()}
     assert schema() == text

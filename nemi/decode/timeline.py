@@ -35,7 +35,11 @@ Edge cases
 - Truncation is caught three ways: the container cannot be opened (an MP4 whose index
   comes last), the demuxer or decoder fails mid-stream (an MP4 whose index comes first),
   or fewer frames decode than the header declares, by more than max(2, 1 %) (an AVI
-  whose end is cut off decodes silently otherwise).
+  whose end is cut off decodes silently otherwise; a file cut right after its header
+  decodes no frame at all).
+- FFmpeg's own error messages are captured while a file is opened and decoded and
+  quoted in the error, since its errno alone misleads (a header declaring an impossible
+  frame size comes back as "Device or resource busy").
 - Audio, subtitle and data streams are never decoded; only the first video stream is.
 - Fewer than two source frames, or fewer than two timeline frames, is an error (a
   change curve needs two frames), as are a missing, empty, unreadable or truncated file
@@ -48,8 +52,10 @@ Memory holds one decoded source frame and one converted frame at a time.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import statistics
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -136,11 +142,18 @@ def iter_timeline(path: str | os.PathLike, fps: float, width: int, height: int, 
     stats = stats if stats is not None else SourceStats(path=path, size_bytes=size)
     stats.path, stats.size_bytes = path, size
     fps_q = as_fraction(fps)
-    try:
-        container = av.open(path, metadata_errors="ignore")
-    except av.error.FFmpegError as err:
-        raise NemiInputError(f"{path}: cannot open as a video: not a video file, or damaged or truncated "
-                             f"({_why(err)})") from err
+    with _ffmpeg_errors() as ffmpeg_log:
+        try:
+            container = av.open(path, metadata_errors="ignore")
+        except av.error.FFmpegError as err:
+            raise NemiInputError(f"{path}: cannot open as a video: {_open_problem(err, ffmpeg_log)}") from err
+        yield from _decode_timeline(container, path, fps, fps_q, width, height, stats, thread_type, ffmpeg_log)
+
+
+def _decode_timeline(container, path: str, fps: float, fps_q: Fraction, width: int, height: int,
+                     stats: SourceStats, thread_type: str, ffmpeg_log: list) -> Iterator[np.ndarray]:
+    import av
+
     with container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
@@ -185,14 +198,21 @@ def iter_timeline(path: str | os.PathLike, fps: float, width: int, height: int, 
                     prev_t = t
                 prev = frame
                 n_src += 1
+                if len(ffmpeg_log) > 100:  # a long damaged video: the last messages are the ones quoted
+                    del ffmpeg_log[:-10]
         except av.error.FFmpegError as err:
             raise NemiInputError(f"{path}: decoding failed after {n_src} frames, file damaged or truncated "
-                                 f"({_why(err)})") from err
+                                 f"({_why(err, ffmpeg_log)})") from err
+        said = _ffmpeg_said(ffmpeg_log)
+        if declared and declared - n_src > max(2, declared // 100):
+            got = f"only {n_src}" if n_src else "none"
+            raise NemiInputError(f"{path}: file truncated or damaged: its header declares {declared} frames, "
+                                 f"{got} could be decoded" + (f" (FFmpeg: {said})" if said else ""))
+        if n_src == 0:
+            raise NemiInputError(f"{path}: no frame could be decoded: the file holds no video data after its "
+                                 "header (truncated or damaged)" + (f"; FFmpeg: {said}" if said else ""))
         if n_src < 2:
             raise NemiInputError(f"{path}: video has {n_src} decodable frame(s); at least two are needed")
-        if declared and declared - n_src > max(2, declared // 100):
-            raise NemiInputError(f"{path}: file truncated or damaged: its header declares {declared} frames, "
-                                 f"only {n_src} could be decoded")
         if rate:
             d_last = 1 / rate
         elif not stats.intervals:
@@ -229,6 +249,48 @@ def to_rgb(frame, width: int, height: int) -> np.ndarray:
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def _why(err: Exception) -> str:
+def _why(err: Exception, ffmpeg_log: list | None = None) -> str:
     msg = getattr(err, "strerror", None) or str(err)
-    return msg.split(":", 1)[-1].strip() if msg.startswith("[Errno") else msg
+    msg = msg.split(":", 1)[-1].strip() if msg.startswith("[Errno") else msg
+    said = _ffmpeg_said(ffmpeg_log or [])
+    return f"{msg}; FFmpeg: {said}" if said and said not in msg else msg
+
+
+_PICTURE_SIZE = re.compile(r"Picture size (\d+)x(\d+) is invalid")
+
+
+def _open_problem(err: Exception, ffmpeg_log: list) -> str:
+    said = _ffmpeg_said(ffmpeg_log)
+    size = _PICTURE_SIZE.search(said)
+    if size:  # FFmpeg refuses the size before reading a frame; its errno (EBUSY) says nothing
+        return (f"its header declares a frame size of {size[1]}x{size[2]} pixels, which FFmpeg refuses as "
+                f"impossible (damaged or forged header; FFmpeg: {said})")
+    return f"not a video file, or damaged or truncated ({_why(err, ffmpeg_log)})"
+
+
+def _ffmpeg_said(ffmpeg_log: list, last: int = 3) -> str:
+    """The last distinct error messages FFmpeg logged, joined."""
+    import av.logging
+
+    msgs: list[str] = []
+    for entry in ffmpeg_log:
+        level, _, message = entry
+        text = message.strip()
+        if level <= av.logging.ERROR and text and text not in msgs:
+            msgs.append(text)
+    return "; ".join(msgs[-last:])
+
+
+@contextlib.contextmanager
+def _ffmpeg_errors() -> Iterator[list]:
+    """Capture FFmpeg's error messages (all threads: decoder threads log too) instead of printing them."""
+    import av.logging
+
+    level = av.logging.get_level()
+    if level is None or level < av.logging.ERROR:
+        av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture(local=False) as logs:
+            yield logs
+    finally:
+        av.logging.set_level(level)

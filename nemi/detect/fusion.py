@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
-from nemi.evaluation.proposals import group_rows
+from nemi.io.tables import group_rows
 from nemi.segments import soft_nms
 
 log = logging.getLogger("nemi.detect.fusion")

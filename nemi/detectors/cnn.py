@@ -131,7 +131,9 @@ class CnnDetector(ChangeDetector):
                     distance=cnn_distance(feats, params.metric), t_s=tb.boundaries(n), n_steps=n,
                     step_s=tb.step_s, duration_s=tb.frames_to_seconds(int(a["frame_count"])),
                     attrs={"fps": tb.fps, "frames_per_step": tb.stride_frames, "window_frames": tb.window_frames,
-                           "offset_frames": tb.offset_frames, "feature_source": str(a.get("source", ""))},
+                           "offset_frames": tb.offset_frames, "feature_source": str(a.get("source", "")),
+                           # the decoded video's duration where the features know it (labels clip to it)
+                           "video_duration_s": float(a.get("duration_s", 0.0))},
                 )
                 progress.frames(n * tb.stride_frames)
                 progress.video_done(vid)

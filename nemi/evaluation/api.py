@@ -11,7 +11,7 @@ import pandas as pd
 
 from nemi.errors import NemiInputError
 from nemi.evaluation.detections import average_precision_table
-from nemi.io.tables import GT_COLUMNS, PRED_COLUMNS, check_table, read_ground_truth, read_predictions
+from nemi.io.tables import AMBIGUOUS, GT_COLUMNS, PRED_COLUMNS, check_table, read_ground_truth, read_predictions
 from nemi.evaluation.proposals import anet_curve, daps_curve, interp_extrapolate, read_anet_curve
 from nemi.evaluation.protocols import get_protocol, threshold_key
 
@@ -26,7 +26,7 @@ def _load(gt: Table, pred: Table, *, require_label: bool, keep_ambiguous: bool,
     if isinstance(gt, pd.DataFrame):
         gt = check_table(gt, GT_COLUMNS, "ground truth")
         if "label" in gt.columns and not keep_ambiguous:
-            gt = gt[gt["label"] != "Ambiguous"].reset_index(drop=True)
+            gt = gt[gt["label"] != AMBIGUOUS].reset_index(drop=True)
     else:
         gt = read_ground_truth(gt, keep_ambiguous=keep_ambiguous)
     if isinstance(pred, pd.DataFrame):
@@ -48,19 +48,41 @@ def _load(gt: Table, pred: Table, *, require_label: bool, keep_ambiguous: bool,
     if unknown.any():
         log.warning("%s: %d rows in %d videos that have no ground truth (kept, as the reference does)",
                     source, int(unknown.sum()), pred.loc[unknown, "video_id"].nunique())
+    outside = outside_video(gt, pred)
+    if outside["start_before_0"] or outside["end_after_video"]:
+        log.warning("%s: %d segments start before 0 / %d end after the video (taken as given, as the "
+                    "references do)", source, outside["start_before_0"], outside["end_after_video"])
     return gt, pred, source
 
 
-def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool = False,
+def _n_ambiguous(gt: pd.DataFrame) -> int:
+    """Ambiguous segments among the ground truth evaluated."""
+    return int((gt["label"] == AMBIGUOUS).sum()) if "label" in gt.columns else 0
+
+
+def outside_video(gt: pd.DataFrame, pred: pd.DataFrame) -> dict[str, int]:
+    """Predicted segments starting before 0 / ending after their video (its ground-truth ``duration``, where
+    the ground truth has one)."""
+    start_before = int((pred["t_start"].to_numpy(np.float64) < 0).sum())
+    end_after = 0
+    if "duration" in gt.columns:
+        duration = pred["video_id"].map(gt.groupby("video_id")["duration"].max()).to_numpy(np.float64)
+        end_after = int((pred["t_end"].to_numpy(np.float64) > duration).sum())  # NaN: unknown, not counted
+    return {"start_before_0": start_before, "end_after_video": end_after}
+
+
+def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool | None = None,
                        videos: Collection[str] | None = None, default_fps: float = 30.0) -> dict:
     """AR@AN and AUC of class-agnostic proposals under a named protocol.
 
     ``gt``/``pred`` are tables (or CSV paths) with the columns of
     :mod:`nemi.io.tables`; ``videos`` restricts both to a subset of video ids;
     ``default_fps`` converts seconds to frames for ``thumos14-daps`` where the ground
-    truth has no ``fps`` for a video.  Metrics are fractions in [0, 1].
+    truth has no ``fps`` for a video.  ``keep_ambiguous=None`` takes the protocol's
+    choice (``thumos14-daps`` keeps them, as RTD-Net does).  Metrics are fractions in [0, 1].
     """
     proto = get_protocol(protocol)
+    keep_ambiguous = proto.proposals_keep_ambiguous if keep_ambiguous is None else keep_ambiguous
     gt, pred, _ = _load(gt, pred, require_label=False, keep_ambiguous=keep_ambiguous, videos=videos)
     thresholds = np.asarray(proto.proposal_tious)
     if proto.proposal_algorithm == "anet":
@@ -75,10 +97,13 @@ def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, ke
     gt_videos = set(gt["video_id"])
     return {
         "protocol": proto.name,
+        "ambiguous_kept": bool(keep_ambiguous),
+        "n_ambiguous": _n_ambiguous(gt),
         "n_videos": len(gt_videos),
         "n_videos_with_predictions": int(pred["video_id"].isin(gt_videos).groupby(pred["video_id"]).any().sum()),
         "n_ground_truth": len(gt),
         "n_predictions": len(pred),
+        "predictions_outside_video": outside_video(gt, pred),
         "AR@AN": ar,
         # Area under AR-AN divided by the largest AN of the curve (ActivityNet's "AUC").
         "AUC": float(np.trapezoid(avg, an) / an[-1]),
@@ -87,10 +112,14 @@ def evaluate_proposals(gt: Table, pred: Table, protocol: str = "thumos14", *, ke
     }
 
 
-def evaluate_detections(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool = False,
+def evaluate_detections(gt: Table, pred: Table, protocol: str = "thumos14", *, keep_ambiguous: bool | None = None,
                         videos: Collection[str] | None = None) -> dict:
-    """mAP at each tIoU threshold of the protocol, their mean, and AP per class."""
+    """mAP at each tIoU threshold of the protocol, their mean, and AP per class.
+
+    ``keep_ambiguous=None`` drops ``Ambiguous`` ground truth under every protocol (it is no class).
+    """
     proto = get_protocol(protocol)
+    keep_ambiguous = bool(keep_ambiguous)
     gt, pred, source = _load(gt, pred, require_label=True, keep_ambiguous=keep_ambiguous, videos=videos)
     thresholds = np.asarray(proto.detection_tious)
     classes, ap = average_precision_table(gt, pred, thresholds, source)
@@ -98,9 +127,12 @@ def evaluate_detections(gt: Table, pred: Table, protocol: str = "thumos14", *, k
     keys = [threshold_key(t) for t in thresholds]
     return {
         "protocol": proto.name,
+        "ambiguous_kept": keep_ambiguous,
+        "n_ambiguous": _n_ambiguous(gt),
         "n_videos": int(gt["video_id"].nunique()),
         "n_ground_truth": len(gt),
         "n_predictions": len(pred),
+        "predictions_outside_video": outside_video(gt, pred),
         "mAP": dict(zip(keys, (float(x) for x in m_ap))),
         "average_mAP": float(m_ap.mean()),
         "AP_per_class": {c: dict(zip(keys, (float(x) for x in row))) for c, row in zip(classes, ap)},

@@ -16,6 +16,8 @@ PROTOCOL_NAMES = ("thumos14", "thumos14-daps", "activitynet")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from nemi import params
+
     p = subparsers.add_parser("evaluate", help="AR@AN / mAP@tIoU of a proposal or detection CSV")
     sub = p.add_subparsers(dest="evaluate_command", metavar="KIND", required=True)
     for kind in ("proposals", "detections"):
@@ -25,10 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         e.add_argument("--protocol", required=True, choices=PROTOCOL_NAMES)
         e.add_argument("--json", required=True, help="output JSON with the metrics")
         e.add_argument("--csv", help="also write a one-row CSV table of the headline metrics")
-        e.add_argument("--keep-ambiguous", action="store_true", help="keep ground truth labelled Ambiguous")
+        amb = e.add_mutually_exclusive_group()
+        amb.add_argument("--keep-ambiguous", dest="keep_ambiguous", action="store_const", const=True, default=None,
+                         help="keep ground truth labelled Ambiguous (default for proposals under thumos14-daps)")
+        amb.add_argument("--drop-ambiguous", dest="keep_ambiguous", action="store_const", const=False,
+                         help="drop ground truth labelled Ambiguous (default otherwise)")
         e.add_argument("--videos", help="evaluate a subset: thumos14-213|thumos14-212|thumos14-210 or a file of ids")
         if kind == "proposals":
-            e.add_argument("--fps", type=float, default=30.0,
+            e.add_argument("--fps", type=float, default=params.defaults("evaluation")["default_fps"],
                            help="frame rate for thumos14-daps where the ground truth has no fps column")
         e.set_defaults(func=_evaluate, kind=kind)
 
@@ -45,7 +51,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from nemi.io.tables import write_csv, write_json
     from nemi.io.provenance import provenance, sha256_file
 
-    gt = read_ground_truth(args.gt, keep_ambiguous=args.keep_ambiguous)
+    # Ambiguous rows are dropped (or kept) by evaluate_*, which knows the protocol's choice.
+    gt = read_ground_truth(args.gt, keep_ambiguous=True)
     videos = resolve_videos(args.videos, gt["video_id"]) if args.videos else None
     if args.kind == "proposals":
         result = evaluate_proposals(gt, args.pred, args.protocol, keep_ambiguous=args.keep_ambiguous,
@@ -59,10 +66,13 @@ def _evaluate(args: argparse.Namespace) -> int:
                         "pred": str(args.pred), "pred_sha256": sha256_file(args.pred)}
     result["provenance"] = provenance("evaluate")
     write_json(args.json, result)
-    row = {"protocol": result["protocol"], "subset": result["subset"], "n_videos": result["n_videos"]} | headline
+    row = {"protocol": result["protocol"], "subset": result["subset"], "ambiguous_kept": result["ambiguous_kept"],
+           "n_videos": result["n_videos"]} | headline
     if args.csv:
         write_csv(args.csv, pd.DataFrame([row]))
-    print(f"{args.kind} | protocol {result['protocol']} | {result['n_videos']} videos | {Path(args.pred).name}")
+    ambiguous = "Ambiguous kept" if result["ambiguous_kept"] else "Ambiguous dropped"
+    print(f"{args.kind} | protocol {result['protocol']} | {result['n_videos']} videos | {ambiguous} | "
+          f"{Path(args.pred).name}")
     for k, v in headline.items():
         print(f"  {k:>14}  {100 * v:6.2f}")
     return 0

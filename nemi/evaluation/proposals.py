@@ -25,18 +25,11 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
+from nemi.io.tables import group_rows
 from nemi.segments import descending_order, tiou_frames
 from nemi.segments import tiou as _tiou
 
 log = logging.getLogger("nemi.evaluation.proposals")
-
-
-def group_rows(video_ids: pd.Series) -> dict[str, np.ndarray]:
-    """Row indices of each video, in input order (one stable sort, no per-video scan)."""
-    codes, uniques = pd.factorize(video_ids, sort=False)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(v): order[bounds[i]:bounds[i + 1]] for i, v in enumerate(uniques)}
 
 
 def first_hits(tiou: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

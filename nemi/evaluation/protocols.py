@@ -15,6 +15,10 @@ class Protocol:
     ``average_recall_vs_avg_nr_proposals``) or ``"daps"`` (the DAPs/RTD-Net
     ``average_recall_vs_nr_proposals``).  ``average_numbers`` are the AN at which AR is
     reported; the ActivityNet algorithm builds its curve up to the largest of them.
+    ``proposals_keep_ambiguous``: whether ground truth labelled ``Ambiguous`` counts in
+    proposal recall unless the caller says otherwise (RTD-Net's ground truth for DAPs
+    holds Thumos14's 99 Ambiguous test segments).  Detections drop them by default under
+    every protocol: Ambiguous is not a class.
     """
 
     name: str
@@ -22,6 +26,7 @@ class Protocol:
     proposal_tious: tuple[float, ...]
     average_numbers: tuple[int, ...]
     detection_tious: tuple[float, ...]
+    proposals_keep_ambiguous: bool = False
 
     @property
     def max_average_number(self) -> int:
@@ -40,7 +45,8 @@ PROTOCOLS: dict[str, Protocol] = {
     # Detection under the DAPs name is the same ActivityNet mAP as "thumos14": DAPs is a
     # proposal protocol only.
     "thumos14-daps": Protocol(
-        "thumos14-daps", "daps", _grid(0.5, 1.0, 11), (50, 100, 200, 500, 1000), _grid(0.3, 0.7, 5)
+        "thumos14-daps", "daps", _grid(0.5, 1.0, 11), (50, 100, 200, 500, 1000), _grid(0.3, 0.7, 5),
+        proposals_keep_ambiguous=True,
     ),
     "activitynet": Protocol(
         "activitynet", "anet", _grid(0.5, 0.95, 10), (1, 5, 10, 100), _grid(0.5, 0.95, 10)

@@ -32,8 +32,8 @@ def cli_args(config: Mapping[str, Any], name: str) -> str:
     args = f"--protocol {e['protocol']}"
     if e.get("videos"):
         args += f" --videos {e['videos']}"
-    if e.get("keep_ambiguous"):
-        args += " --keep-ambiguous"
+    if e.get("keep_ambiguous") is not None:  # null: the protocol's choice
+        args += " --keep-ambiguous" if e["keep_ambiguous"] else " --drop-ambiguous"
     if e["kind"] == "proposals":
         args += f" --fps {config['evaluation'].get('default_fps', 30.0)}"
     return args

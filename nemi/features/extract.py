@@ -151,6 +151,7 @@ def _extract_video(reader: FrameShardReader, vid: str, params: ExtractParams, mo
         log.warning("%s: %d frames, shorter than one snippet (%d): padded by repeating the last frame",
                     vid, n, params.snippet_frames)
     attrs = {"source": "extracted", "snippet_frames": params.snippet_frames, "frame_count": n,
+             "duration_s": float(info.duration_s),  # the decoded video's, shorter than n / fps by < 1 frame
              "padded_frames": padded, "crop_method": CROP_METHOD, "crop_px": params.crop_px,
              "frame_width": info.width, "frame_height": info.height, "flow_method": params.flow_method,
              **models.weights, "nemi_version": writer.h5.attrs["nemi_version"],

@@ -110,7 +110,7 @@ def import_features(source_dir: str | os.PathLike, fmt: str, video_ids: list[str
             if frame_counts and vid in frame_counts:
                 frame_count, fc_source = int(frame_counts[vid]), "manifest"
             else:
-                frame_count = int(np.ceil(offset_frames + (n - 1) * stride_frames + window_frames))
+                frame_count = timebase.frames_covered(n)
                 fc_source = "estimated: frames the features cover, offset + (T-1)*stride + window"
             attrs = {"source": "imported", "import_format": fmt, "source_file": str(path.resolve()),
                      "source_sha256": sha256_file(path), "snippet_frames": stride_frames, "frame_count": frame_count,

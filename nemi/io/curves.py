@@ -6,7 +6,9 @@ Layout (``results/<dataset>/changes/<kind>/<shard>.h5``)::
                                   provenance (stage, nemi_version, git_sha, ...)
     /<video_id>/distance   float32 (N-1,): d_k, the change between step k and step k+1
     /<video_id>/t_s        float64 (N-1,): time of the boundary between step k and k+1, seconds
-    /<video_id>  attrs:    n_steps (N), step_s (seconds per step), duration_s, plus per-kind extras
+    /<video_id>  attrs:    n_steps (N), step_s (seconds per step), duration_s (the timeline's),
+                           video_duration_s (the decoded video's, <= duration_s; 0 when unknown),
+                           plus per-kind extras
 
 A step is a frame of the fixed timeline (HOG) or a snippet (CNN). Thresholds are *not*
 applied here: the labels stage reads these cached curves, so changing tau never

@@ -11,7 +11,8 @@ Layout (``results/<dataset>/features/<shard>.h5``)::
                              t_center_s = (offset + k * stride + window / 2) / fps),
                              snippet_frames, frame_count, padded_frames, source, params_json,
                              nemi_version, and per source:
-                             extracted: crop_method, crop_px, flow_method, rgb_weights,
+                             extracted: duration_s (the decoded video's), crop_method, crop_px,
+                                        flow_method, rgb_weights,
                                         rgb_weights_sha256, flow_weights, flow_weights_sha256
                              imported:  import_format, source_file, source_sha256, frame_count_source
 

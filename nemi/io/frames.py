@@ -27,6 +27,7 @@ import numpy as np
 
 from nemi.errors import NemiInputError
 from nemi.io.h5 import open_h5
+from nemi.io.timebase import frame_to_time
 
 CODECS = ("jpeg", "raw")
 
@@ -91,7 +92,7 @@ class FrameShardWriter:
             ds.resize(n + 1, axis=0)
             ds[n] = encode_jpeg(frame, self.jpeg_quality) if self.codec == "jpeg" else frame
             n += 1
-        g.create_dataset("t_s", data=np.arange(n, dtype=np.float64) / target_fps)
+        g.create_dataset("t_s", data=frame_to_time(np.arange(n, dtype=np.float64), target_fps))
         for k, v in attrs.items():
             g.attrs[k] = v
         g.attrs.update(target_fps=float(target_fps), frame_count=n, width=int(width), height=int(height))

@@ -35,6 +35,10 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     for row, vid in enumerate(df["video_id"], start=2):
         if not isinstance(vid, str) or not _VIDEO_ID.match(vid):
             raise NemiInputError(f"{path}: row {row}: video_id {vid!r} must be letters, digits, _ . + - only")
+    for col in ("path", "split"):
+        for row, value in enumerate(df[col], start=2):
+            if not isinstance(value, str) or not value.strip():
+                raise NemiInputError(f"{path}: row {row}: {col} is empty (video_id {df['video_id'].iat[row - 2]})")
     dup = df["video_id"][df["video_id"].duplicated()]
     if len(dup):
         raise NemiInputError(f"{path}: video_id {dup.iloc[0]!r} appears more than once")

@@ -71,11 +71,12 @@ def _check_strings(path: Path, df: pd.DataFrame, column: str) -> None:
     _bad_rows(path, df, (df[column] == "").to_numpy(), f"{column} is empty")
 
 
-def _segments(path: Path, df: pd.DataFrame, *, allow_empty: bool) -> None:
+def _segments(path: Path, df: pd.DataFrame, *, allow_empty: bool, allow_negative: bool = False) -> None:
     df["t_start"] = _numeric(path, df, "t_start")
     df["t_end"] = _numeric(path, df, "t_end")
     start, end = df["t_start"].to_numpy(), df["t_end"].to_numpy()
-    _bad_rows(path, df, start < 0, "negative t_start (times are seconds from the start of the video)")
+    if not allow_negative:
+        _bad_rows(path, df, start < 0, "negative t_start (times are seconds from the start of the video)")
     _bad_rows(path, df, end < start, "reversed segment (t_end < t_start)")
     if not allow_empty:
         _bad_rows(path, df, end == start, "zero-length segment (t_end == t_start)")
@@ -111,13 +112,15 @@ def read_predictions(path: str | os.PathLike, *, require_label: bool = False) ->
     """Prediction table: ``video_id, t_start, t_end, score`` (+ ``label``) and ``line``.
 
     ``line`` is the row's line number in the file (1 is the header), kept for messages.
+    Segments that start before 0 (or end after the video) are taken as given, as ActivityNet's
+    and RTD-Net's evaluation take them; reversed segments are refused.
     """
     p = Path(path)
     required = PRED_COLUMNS + (("label",) if require_label else ())
     df = _read_csv(p, required)
     df.insert(0, "line", np.arange(2, len(df) + 2))
     _check_strings(p, df, "video_id")
-    _segments(p, df, allow_empty=True)
+    _segments(p, df, allow_empty=True, allow_negative=True)
     df["score"] = _numeric(p, df, "score")
     if "label" in df.columns:
         _check_strings(p, df, "label")
@@ -143,3 +146,11 @@ def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 def write_csv(path: str | os.PathLike, df: pd.DataFrame) -> None:
     with atomic_output(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def group_rows(video_ids: pd.Series) -> dict[str, np.ndarray]:
+    """Row indices of each video, in input order (one stable sort, no per-video scan)."""
+    codes, uniques = pd.factorize(video_ids, sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {str(v): order[bounds[i]:bounds[i + 1]] for i, v in enumerate(uniques)}

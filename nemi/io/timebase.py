@@ -137,6 +137,10 @@ class Timebase:
         """
         return self.index_to_time(np.arange(max(n_features - 1, 0), dtype=np.float64) + 0.5)
 
+    def frames_covered(self, n_features: int) -> int:
+        """Frames from 0 to the end of feature ``n_features - 1``'s window: ``offset + (T-1) stride + window``."""
+        return int(np.ceil(self.offset_frames + (n_features - 1) * self.stride_frames + self.window_frames))
+
     def window_frames_of(self, index: int) -> tuple[int, int]:
         """Frame range ``[start, stop)`` of feature ``index``'s window (may reach outside the video)."""
         start = int(np.floor(self.offset_frames + index * self.stride_frames))

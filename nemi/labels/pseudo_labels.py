@@ -16,20 +16,34 @@ from nemi.io.pseudo_labels import SCHEMA_VERSION, write_pseudo_labels
 from nemi.labels.decompose import activities_from_boundaries
 from nemi.log import logger
 
-VERSION = 1  # bump when the boundary or activity rules change; the rule reruns on it
+VERSION = 2  # bump when the boundary or activity rules change; the rule reruns on it
+
+
+def video_end_s(curve: ChangeCurve) -> float:
+    """Where the video ends: its decoded duration when the curve records it (``video_duration_s``).
+
+    The curve's ``duration_s`` is its timeline's, ``ceil(duration * fps) / fps`` frames, up to one
+    frame longer than the video; an activity never ends after the video does.
+    """
+    video = curve.attrs.get("video_duration_s")
+    if video is None or not float(video) > 0:
+        return float(curve.duration_s)
+    return float(min(curve.duration_s, float(video)))
+
 
 def edge_time(curve: ChangeCurve, step: int) -> float:
-    """Seconds at which step ``step`` begins: the curve's own boundary times, 0 and the duration.
+    """Seconds at which step ``step`` begins: the curve's own boundary times, 0 and the video's end.
 
     The curve file holds ``t_s[k]``, the time between step k and k+1, computed by the
     stage's time base (``nemi.io.timebase`` for features), so imported features with
     their own stride, window and offset map to the same seconds the curve shows.
     """
+    end = video_end_s(curve)
     if step <= 0:
         return 0.0
     if step >= curve.n_steps:
-        return float(curve.duration_s)
-    return float(min(max(curve.t_s[step - 1], 0.0), curve.duration_s))
+        return end
+    return float(min(max(curve.t_s[step - 1], 0.0), end))
 
 
 def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.PathLike, *, dataset: str,
@@ -63,10 +77,12 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
             min_steps = max(1, math.ceil(params.min_activity_frames / frames_per_step))
             mask = det.boundaries(c.distance, params)
             acts = activities_from_boundaries(mask, c.n_steps, max_steps=max_steps, min_steps=min_steps)
+            spans = [(round(edge_time(c, s), 6), round(edge_time(c, e), 6)) for s, e in acts]
             videos[vid] = {
-                "duration_s": round(c.duration_s, 6), "n_steps": c.n_steps, "step_s": c.step_s,
+                "duration_s": round(video_end_s(c), 6), "n_steps": c.n_steps, "step_s": c.step_s,
                 "n_boundaries": int(mask.sum()),
-                "activities": [[round(edge_time(c, s), 6), round(edge_time(c, e), 6)] for s, e in acts],
+                # A span wholly past the video's end (padded last snippets) is empty once clipped.
+                "activities": [[s, e] for s, e in spans if s < e],
             }
     doc = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "kind": kind,

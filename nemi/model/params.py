@@ -1,7 +1,7 @@
 """ModelParams: every RTD-Net network, matcher, criterion and post-processing setting.
 
-The defaults are written once, in ``model.schema.yaml`` beside this file (the config
-schema references it); the dataclass has none of its own so the two cannot drift.
+The defaults are written once, in the config schema's ``model`` section
+(``nemi/schemas/config.schema.yaml``); the dataclass has none of its own so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -9,15 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from importlib import resources
 from typing import Any, ClassVar
 
 import jsonschema
-import yaml
 
 from nemi.errors import NemiInputError
-
-SCHEMA_FILE = "model.schema.yaml"
+from nemi.params import section_schema
 
 # Fields that change the network's parameters or outputs: a checkpoint made with other values is
 # a different model. The rest only change how it is trained or scored.
@@ -29,8 +26,8 @@ ARCHITECTURE_FIELDS = (
 
 @functools.cache
 def schema() -> dict:
-    """The JSON-schema fragment for the config's ``model`` section."""
-    return yaml.safe_load(resources.files("nemi.model").joinpath(SCHEMA_FILE).read_text())
+    """The JSON schema of the config's ``model`` section."""
+    return section_schema("model")
 
 
 def defaults() -> dict[str, Any]:
@@ -39,7 +36,7 @@ def defaults() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Field meanings and units: ``model.schema.yaml``."""
+    """Field meanings and units: the ``model`` section of ``nemi/schemas/config.schema.yaml``."""
 
     SECTION: ClassVar[str] = "model"  # the config section, as nemi.params names stage sections
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ FRAME_RATES = (Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30))
 # H.264 yuv420p needs even sizes; 170x128 and 178x134 are the "odd-ish" ones (not multiples of 16).
 SIZES = ((160, 120), (176, 144), (192, 144), (240, 180), (170, 128), (178, 134))
 SPLITS = ("train", "test")
+VERSION = 1  # bump when the same parameters make other videos; rule synth reruns on it
 
 MIN_DURATION_S, MAX_DURATION_S = 12.0, 40.0
 MIN_SCENE_S = 5.0           # shortest shot between two cuts
@@ -29,6 +31,22 @@ MIN_BACKGROUND_S = 1.2      # background before, between and after actions withi
 # the others only show the object appear and vanish in the wide view.
 CLOSE_UP_SHARE = 0.75
 CLOSE_UP_ZOOM = (1.6, 2.2)
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """A generated dataset (config section ``synth``): it is a pure function of these."""
+
+    SECTION: ClassVar[str] = "synth"
+    n_videos: int  # untrimmed videos
+    seed: int
+    test_fraction: float  # share of videos in the test split
+
+    def __post_init__(self) -> None:
+        if self.n_videos < 1:
+            raise ValueError(f"synth.n_videos must be >= 1, not {self.n_videos}")
+        if not 0.0 <= self.test_fraction <= 1.0:
+            raise ValueError(f"synth.test_fraction must be in [0, 1], not {self.test_fraction}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ every video; change: the normalised change curves (``--curves``, e.g. the cnn ch
 from __future__ import annotations
 
 import argparse
+import json
 
 VERSION = 1
 
@@ -55,15 +56,17 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.errors import NemiInputError
     from nemi.io.boundary import BoundaryScores, write_boundary
     from nemi.io.curves import read_curves
+    from nemi.params import defaults
     from nemi.tem import TemParams, boundary_prior, score
-
-    import json
 
     raw = json.loads(args.params) if args.params else {}
     if args.kind:
         raw["kind"] = args.kind
     raw.pop("version", None)
     p = TemParams.from_dict(raw)
+    train_defaults = defaults("train")
+    args.window_steps = args.window_steps or train_defaults["window_steps"]
+    args.stride = args.stride or train_defaults["train_stride"]
     features = _features(args.features)
     curves = {}
     if p.kind == "change":
@@ -99,7 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--curves", nargs="*", default=[], help="change-curve files (kind change)")
     p.add_argument("--out", required=True, help="boundary-score file to write (.h5)")
     p.add_argument("--kind", choices=["tem", "change", "none"], default=None, help="overrides the params' kind")
-    p.add_argument("--window-steps", type=int, default=100, help="snippets per TEM training window")
-    p.add_argument("--stride", type=int, default=25, help="snippets between TEM training windows")
-    p.add_argument("--params", metavar="JSON", help="the tem section as one JSON object (nemi/tem/tem.schema.yaml)")
+    p.add_argument("--window-steps", type=int, default=None,
+                   help="snippets per TEM training window (default: the config's train.window_steps)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="snippets between TEM training windows (default: the config's train.train_stride)")
+    p.add_argument("--params", metavar="JSON", help="the tem section as one JSON object (config schema, section tem)")
     p.set_defaults(func=_run)

@@ -1,27 +1,26 @@
-"""TemParams: the boundary prior's parameters, with defaults read from ``tem.schema.yaml`` only."""
+"""TemParams: the boundary prior's parameters, with defaults read from the config schema's ``tem`` section only."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, fields
-from importlib import resources
 from typing import Any
 
 import jsonschema
-import yaml
 
 from nemi.errors import NemiConfigError
+from nemi.params import section_schema
 
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
-    """The JSON-schema fragment (a config section can embed it as it is)."""
-    return yaml.safe_load(resources.files("nemi.tem").joinpath("tem.schema.yaml").read_text())
+    """The JSON schema of the config's ``tem`` section (``nemi/schemas/config.schema.yaml``)."""
+    return section_schema("tem")
 
 
 @dataclass(frozen=True)
 class TemParams:
-    """See tem.schema.yaml for every field's meaning and default."""
+    """See the ``tem`` section of nemi/schemas/config.schema.yaml for every field's meaning and default."""
 
     kind: str
     hidden_dim: int
@@ -55,4 +54,4 @@ class TemParams:
         return asdict(self)
 
 
-assert {f.name for f in fields(TemParams)} == set(schema()["properties"]), "TemParams and tem.schema.yaml differ"
+assert {f.name for f in fields(TemParams)} == set(schema()["properties"]), "TemParams vs schema"

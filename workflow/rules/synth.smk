@@ -1,5 +1,7 @@
 # A generated dataset (videos.source: synth; the embedded demo): deterministic untrimmed videos with known actions.
 
+from nemi.synth.plan import VERSION as SYNTH_VERSION, SynthParams
+
 
 rule synth:
     output:
@@ -18,7 +20,6 @@ rule synth:
     threads: 2
     params:
         out=lambda wc, output: os.path.dirname(output.manifest),
-        s=lambda wc: DS(wc.dataset)["synth"],
+        p=lambda wc: stage_params(DS(wc.dataset)["synth"], SynthParams, SYNTH_VERSION),
     shell:
-        "nemi synth --out {params.out:q} --n-videos {params.s[n_videos]} --seed {params.s[seed]}"
-        " --test-fraction {params.s[test_fraction]} --workers {threads} 2> {log:q}"
+        "nemi synth --out {params.out:q} --params {params.p:q} --workers {threads} 2> {log:q}"

@@ -134,7 +134,8 @@ class HogDetector(ChangeDetector):
                 out[vid] = ChangeCurve(
                     distance=d, t_s=frame_to_time(np.arange(1, len(d) + 1, dtype=np.float64), fps),
                     n_steps=info.frame_count, step_s=1.0 / fps, duration_s=frame_to_time(info.frame_count, fps),
-                    attrs={"fps": fps, "frames_per_step": 1, "source_path": info.source_path},
+                    attrs={"fps": fps, "frames_per_step": 1, "source_path": info.source_path,
+                           "video_duration_s": float(info.duration_s)},  # labels clip to it
                 )
                 progress.video_done(vid)
             progress.close()
