@@ -142,19 +142,6 @@ def _centred_gradient(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return 0.5 * (px[..., 2:] - px[..., :-2]), 0.5 * (py[..., 2:, :] - py[..., :-2, :])
 
 
-def _forward_gradient(u: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, 2, H, W): forward differences, zero on the last column / row."""
-    gx = F.pad(u[..., 1:] - u[..., :-1], (0, 1))
-    gy = F.pad(u[..., 1:, :] - u[..., :-1, :], (0, 0, 0, 1))
-    return torch.stack((gx, gy), dim=2)
-
-
-def _divergence(p: torch.Tensor) -> torch.Tensor:
-    """(B, C, 2, H, W) -> (B, C, H, W): backward differences with p = 0 before the first row / column."""
-    px, py = p[:, :, 0], p[:, :, 1]
-    return px - F.pad(px[..., :-1], (1, 0)) + py - F.pad(py[..., :-1, :], (0, 0, 1, 0))
-
-
 class _Level:
     """The per-warp constants of a batch of pairs at one level."""
 
@@ -164,57 +151,93 @@ class _Level:
         i1w, i1wx, i1wy = w[:, 0], w[:, 1], w[:, 2]
         grad = i1wx * i1wx + i1wy * i1wy
         self.rho_c = i1w - i1wx * u[:, 0] - i1wy * u[:, 1] - i0
-        if gamma:
-            self.wgrad = torch.stack((i1wx, i1wy, torch.full_like(i1wx, gamma)), dim=1)
-        else:
-            self.wgrad = torch.stack((i1wx, i1wy), dim=1)
-        # 1/|grad I1|^2, kept finite where the gradient vanishes: the thresholding step then
+        # u3 (gamma > 0) models illumination: its "image gradient" is the constant gamma
+        channels = (i1wx, i1wy, torch.full_like(i1wx, gamma)) if gamma else (i1wx, i1wy)
+        self.wgrad = torch.stack(channels, dim=1)
+        # -1/|grad I1|^2, kept finite where the gradient vanishes: the thresholding step then
         # saturates at +-lambda*theta as CUDA's branches do (within FLT_EPSILON of its result).
-        self.inv_grad = 1.0 / grad.clamp_min(FLT_EPSILON)
+        self.neg_inv_grad = -1.0 / grad.clamp_min(FLT_EPSILON)
 
     def select(self, idx: torch.Tensor) -> None:
-        self.rho_c, self.wgrad, self.inv_grad = self.rho_c[idx], self.wgrad[idx], self.inv_grad[idx]
+        self.rho_c, self.wgrad, self.neg_inv_grad = self.rho_c[idx], self.wgrad[idx], self.neg_inv_grad[idx]
+
+
+class _Buffers:
+    """Work arrays of one iteration, reused: each step writes into them in place (eager torch is memory-bound)."""
+
+    def __init__(self, u: torch.Tensor):
+        b, c, h, w = u.shape
+        # forward differences of u: zero on the last column (x) and last row (y), never written there
+        self.grad = torch.zeros((b, c, 2, h, w), device=u.device, dtype=u.dtype)
+        self.norm = torch.empty((b, c, h, w), device=u.device, dtype=u.dtype)
+        self.div = torch.empty((b, c, h, w), device=u.device, dtype=u.dtype)
+        self.rho = torch.empty((b, h, w), device=u.device, dtype=u.dtype)
+
+
+def _step(level: _Level, u: torch.Tensor, p: torch.Tensor, buf: _Buffers, params: TVL1Params) -> None:
+    """One iteration, in place: thresholding, ``u = v + theta div p``, then the dual step on p."""
+    l_t = params.lambda_ * params.theta
+    taut = params.tau / params.theta
+    # rho = rho_c + grad I1 . u (+ gamma u3)
+    rho = buf.rho
+    torch.mul(level.wgrad[:, 0], u[:, 0], out=rho).add_(level.rho_c)
+    for k in range(1, u.shape[1]):
+        rho.addcmul_(level.wgrad[:, k], u[:, k])
+    # v = u + clamp(-rho / |grad I1|^2, -l_t, l_t) grad I1 (the three branches of TH in one)
+    rho.mul_(level.neg_inv_grad).clamp_(-l_t, l_t)
+    u.addcmul_(rho[:, None], level.wgrad)
+    # div p: backward differences, p = 0 before the first column / row
+    px, py = p[:, :, 0], p[:, :, 1]
+    div = torch.add(px, py, out=buf.div)
+    div[..., 1:].sub_(px[..., :-1])
+    div[..., 1:, :].sub_(py[..., :-1, :])
+    u.add_(div, alpha=params.theta)
+    # p = (p + taut grad u) / (1 + taut |grad u|), per flow component
+    g = buf.grad
+    torch.sub(u[..., 1:], u[..., :-1], out=g[:, :, 0, :, :-1])
+    torch.sub(u[..., 1:, :], u[..., :-1, :], out=g[:, :, 1, :-1, :])
+    norm = torch.hypot(g[:, :, 0], g[:, :, 1], out=buf.norm).mul_(taut).add_(1.0)
+    p.add_(g, alpha=taut).div_(norm[:, :, None])
 
 
 def _iterate(level: _Level, u: torch.Tensor, p: torch.Tensor, params: TVL1Params, scaled_eps: float) -> None:
-    """One warp's iterations on all pairs, in place, each pair stopping by CUDA's rule."""
-    l_t = params.lambda_ * params.theta
-    taut = params.tau / params.theta
+    """One warp's iterations on all pairs, in place, each pair stopping by CUDA's rule.
+
+    Pairs that have stopped are written back and dropped from the work arrays, so the
+    others go on without them and no pair's result depends on its batch.
+    """
     b = u.shape[0]
     error = np.full(b, np.inf)
     prev_error = np.zeros(b)
     active = np.arange(b)  # pairs (indices into u, p) still iterating
-    ua, pa = u, p
+    ua, pa = u, p  # u and p themselves while every pair is active
+    buf = _Buffers(u)
     for n in range(params.iterations):
-        # thresholding step (TH): v = u + clamp(-rho / |grad|^2, -l_t, l_t) * grad I1
-        rho = level.rho_c + (level.wgrad * ua).sum(1)
-        coeff = (-rho * level.inv_grad).clamp_(-l_t, l_t)
-        u_new = ua + coeff[:, None] * level.wgrad
-        u_new.add_(_divergence(pa), alpha=params.theta)
         calc = (params.epsilon > 0 and n % 2 == 1) & (prev_error[active] < scaled_eps)
-        if calc.any():
-            diff = u_new[:, :2] - ua[:, :2]
-            err = (diff * diff).sum((1, 2, 3)).double().cpu().numpy()
+        u_old = ua[:, :2].clone() if calc.any() else None
+        _step(level, ua, pa, buf, params)
+        if u_old is not None:
+            u_old.sub_(ua[:, :2]).square_()
+            err = u_old.sum((1, 2, 3), dtype=torch.float64).cpu().numpy()
             error[active] = np.where(calc, err, np.inf)
             prev_error[active] = np.where(calc, err, prev_error[active] - scaled_eps)
         else:
             prev_error[active] -= scaled_eps
-        ua = u_new
-        g = _forward_gradient(ua)
-        norm = torch.sqrt((g * g).sum(2, keepdim=True)).mul_(taut).add_(1.0)
-        pa = (pa + taut * g).div_(norm)
         done = error[active] <= scaled_eps
-        if done.any() or n == params.iterations - 1:
-            idx = torch.from_numpy(active).to(u.device)
-            u[idx] = ua
-            p[idx] = pa
-            if done.all() or n == params.iterations - 1:
+        last = n == params.iterations - 1
+        if done.any() or last:
+            if ua is not u:
+                idx = torch.from_numpy(active).to(u.device)
+                u[idx] = ua
+                p[idx] = pa
+            if done.all() or last:
                 return
             keep = ~done
             active = active[keep]
             sel = torch.from_numpy(np.flatnonzero(keep)).to(u.device)
             level.select(sel)
             ua, pa = ua[sel], pa[sel]
+            buf = _Buffers(ua)
 
 
 def _scale_level(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params) -> None:
