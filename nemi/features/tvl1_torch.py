@@ -166,16 +166,17 @@ class _Buffers:
     """Work arrays of one iteration, reused: each step writes into them in place (eager torch is memory-bound)."""
 
     def __init__(self, u: torch.Tensor):
-        b, c, h, w = u.shape
         # forward differences of u: zero on the last column (x) and last row (y), never written there
-        self.grad = torch.zeros((b, c, 2, h, w), device=u.device, dtype=u.dtype)
-        self.norm = torch.empty((b, c, h, w), device=u.device, dtype=u.dtype)
-        self.div = torch.empty((b, c, h, w), device=u.device, dtype=u.dtype)
-        self.rho = torch.empty((b, h, w), device=u.device, dtype=u.dtype)
+        self.gx = torch.zeros_like(u)
+        self.gy = torch.zeros_like(u)
+        self.norm = torch.empty_like(u)
+        self.div = torch.empty_like(u)
+        self.rho = torch.empty_like(u[:, 0])
 
 
-def _step(level: _Level, u: torch.Tensor, p: torch.Tensor, buf: _Buffers, params: TVL1Params) -> None:
-    """One iteration, in place: thresholding, ``u = v + theta div p``, then the dual step on p."""
+def _step(level: _Level, u: torch.Tensor, px: torch.Tensor, py: torch.Tensor, buf: _Buffers,
+          params: TVL1Params) -> None:
+    """One iteration, in place: thresholding, ``u = v + theta div p``, then the dual step on p = (px, py)."""
     l_t = params.lambda_ * params.theta
     taut = params.tau / params.theta
     # rho = rho_c + grad I1 . u (+ gamma u3)
@@ -187,20 +188,21 @@ def _step(level: _Level, u: torch.Tensor, p: torch.Tensor, buf: _Buffers, params
     rho.mul_(level.neg_inv_grad).clamp_(-l_t, l_t)
     u.addcmul_(rho[:, None], level.wgrad)
     # div p: backward differences, p = 0 before the first column / row
-    px, py = p[:, :, 0], p[:, :, 1]
     div = torch.add(px, py, out=buf.div)
     div[..., 1:].sub_(px[..., :-1])
     div[..., 1:, :].sub_(py[..., :-1, :])
     u.add_(div, alpha=params.theta)
     # p = (p + taut grad u) / (1 + taut |grad u|), per flow component
-    g = buf.grad
-    torch.sub(u[..., 1:], u[..., :-1], out=g[:, :, 0, :, :-1])
-    torch.sub(u[..., 1:, :], u[..., :-1, :], out=g[:, :, 1, :-1, :])
-    norm = torch.hypot(g[:, :, 0], g[:, :, 1], out=buf.norm).mul_(taut).add_(1.0)
-    p.add_(g, alpha=taut).div_(norm[:, :, None])
+    gx, gy = buf.gx, buf.gy
+    torch.sub(u[..., 1:], u[..., :-1], out=gx[..., :-1])
+    torch.sub(u[..., 1:, :], u[..., :-1, :], out=gy[..., :-1, :])
+    norm = torch.mul(gx, gx, out=buf.norm).addcmul_(gy, gy).sqrt_().mul_(taut).add_(1.0)
+    px.add_(gx, alpha=taut).div_(norm)
+    py.add_(gy, alpha=taut).div_(norm)
 
 
-def _iterate(level: _Level, u: torch.Tensor, p: torch.Tensor, params: TVL1Params, scaled_eps: float) -> None:
+def _iterate(level: _Level, u: torch.Tensor, p: tuple[torch.Tensor, torch.Tensor], params: TVL1Params,
+             scaled_eps: float) -> None:
     """One warp's iterations on all pairs, in place, each pair stopping by CUDA's rule.
 
     Pairs that have stopped are written back and dropped from the work arrays, so the
@@ -210,12 +212,12 @@ def _iterate(level: _Level, u: torch.Tensor, p: torch.Tensor, params: TVL1Params
     error = np.full(b, np.inf)
     prev_error = np.zeros(b)
     active = np.arange(b)  # pairs (indices into u, p) still iterating
-    ua, pa = u, p  # u and p themselves while every pair is active
+    ua, pa = u, p  # u and p themselves while every pair is active (pa: the tensors px, py)
     buf = _Buffers(u)
     for n in range(params.iterations):
         calc = (params.epsilon > 0 and n % 2 == 1) & (prev_error[active] < scaled_eps)
         u_old = ua[:, :2].clone() if calc.any() else None
-        _step(level, ua, pa, buf, params)
+        _step(level, ua, *pa, buf, params)
         if u_old is not None:
             u_old.sub_(ua[:, :2]).square_()
             err = u_old.sum((1, 2, 3), dtype=torch.float64).cpu().numpy()
@@ -229,21 +231,21 @@ def _iterate(level: _Level, u: torch.Tensor, p: torch.Tensor, params: TVL1Params
             if ua is not u:
                 idx = torch.from_numpy(active).to(u.device)
                 u[idx] = ua
-                p[idx] = pa
+                p[0][idx], p[1][idx] = pa
             if done.all() or last:
                 return
             keep = ~done
             active = active[keep]
             sel = torch.from_numpy(np.flatnonzero(keep)).to(u.device)
             level.select(sel)
-            ua, pa = ua[sel], pa[sel]
+            ua, pa = ua[sel], (pa[0][sel], pa[1][sel])
             buf = _Buffers(ua)
 
 
 def _scale_level(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TVL1Params) -> None:
     i1x, i1y = _centred_gradient(i1)
-    b, c, h, w = u.shape
-    p = torch.zeros((b, c, 2, h, w), device=u.device, dtype=u.dtype)
+    h, w = u.shape[-2:]
+    p = (torch.zeros_like(u), torch.zeros_like(u))
     scaled_eps = params.epsilon * params.epsilon * h * w
     for _ in range(params.warps):
         level = _Level(i0, i1, i1x, i1y, u, params.gamma)
