@@ -54,12 +54,17 @@ class TVL1Params:
     iterations: int = 300
     scale_step: float = 0.8
     gamma: float = 0.0
+    # Reads of the warp outside the image: "replicate" as CUDA's texture (clamp), or "zero"
+    # as OpenCV CPU's remap (BORDER_CONSTANT); a diagnostic that isolates the border.
+    border: str = "replicate"
 
     def __post_init__(self) -> None:
         if not (self.tau > 0 and self.lambda_ > 0 and self.theta > 0 and self.gamma >= 0 and self.epsilon >= 0):
             raise ValueError(f"TV-L1: tau, lambda, theta must be > 0, gamma and epsilon >= 0: {self}")
         if self.num_scales < 1 or self.warps < 1 or self.iterations < 1:
             raise ValueError(f"TV-L1: num_scales, warps, iterations must be >= 1: {self}")
+        if self.border not in ("replicate", "zero"):
+            raise ValueError(f"TV-L1: border must be replicate or zero, not {self.border!r}")
         if not 0 < self.scale_step < 1:
             raise ValueError(f"TV-L1: scale_step must be in (0, 1), not {self.scale_step}")
 
@@ -112,8 +117,9 @@ def _keys_cubic(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t <= 1.0, near, torch.where(t < 2.0, far, torch.zeros_like(t)))
 
 
-def _warp_bicubic(imgs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """``imgs`` (B, C, H, W) sampled at ``(x + u1, y + u2)``: 4x4 taps, reads clamped to the image."""
+def _warp_bicubic(imgs: torch.Tensor, u: torch.Tensor, border: str = "replicate") -> torch.Tensor:
+    """``imgs`` (B, C, H, W) sampled at ``(x + u1, y + u2)``: 4x4 taps, reads outside the image clamped
+    to its edge (``replicate``) or zero (``zero``)."""
     b, c, h, w = imgs.shape
     ys = torch.arange(h, device=imgs.device, dtype=torch.float32)[:, None]
     xs = torch.arange(w, device=imgs.device, dtype=torch.float32)[None, :]
@@ -123,6 +129,10 @@ def _warp_bicubic(imgs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     y0 = torch.floor(wy)
     kx = [_keys_cubic(wx - (x0 + k)) for k in (-1, 0, 1, 2)]
     ky = [_keys_cubic(wy - (y0 + k)) for k in (-1, 0, 1, 2)]
+    wsum = (sum(kx) * sum(ky)).reshape(b, 1, h * w)
+    if border == "zero":
+        kx = [k * ((x0 + d >= 0) & (x0 + d <= w - 1)) for k, d in zip(kx, (-1, 0, 1, 2))]
+        ky = [k * ((y0 + d >= 0) & (y0 + d <= h - 1)) for k, d in zip(ky, (-1, 0, 1, 2))]
     xi = [(x0 + k).clamp(0, w - 1).long() for k in (-1, 0, 1, 2)]
     yi = [(y0 + k).clamp(0, h - 1).long() * w for k in (-1, 0, 1, 2)]
     flat = imgs.reshape(b, c, h * w)
@@ -131,7 +141,6 @@ def _warp_bicubic(imgs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         for i in range(4):
             idx = (yi[j] + xi[i]).reshape(b, 1, h * w).expand(b, c, h * w)
             out += (ky[j] * kx[i]).reshape(b, 1, h * w) * flat.gather(2, idx)
-    wsum = (sum(kx) * sum(ky)).reshape(b, 1, h * w)
     return (out / wsum).reshape(b, c, h, w)
 
 
@@ -146,8 +155,8 @@ class _Level:
     """The per-warp constants of a batch of pairs at one level."""
 
     def __init__(self, i0: torch.Tensor, i1: torch.Tensor, i1x: torch.Tensor, i1y: torch.Tensor, u: torch.Tensor,
-                 gamma: float):
-        w = _warp_bicubic(torch.stack((i1, i1x, i1y), dim=1), u[:, :2])
+                 gamma: float, border: str):
+        w = _warp_bicubic(torch.stack((i1, i1x, i1y), dim=1), u[:, :2], border)
         i1w, i1wx, i1wy = w[:, 0], w[:, 1], w[:, 2]
         grad = i1wx * i1wx + i1wy * i1wy
         self.rho_c = i1w - i1wx * u[:, 0] - i1wy * u[:, 1] - i0
@@ -248,7 +257,7 @@ def _scale_level(i0: torch.Tensor, i1: torch.Tensor, u: torch.Tensor, params: TV
     p = (torch.zeros_like(u), torch.zeros_like(u))
     scaled_eps = params.epsilon * params.epsilon * h * w
     for _ in range(params.warps):
-        level = _Level(i0, i1, i1x, i1y, u, params.gamma)
+        level = _Level(i0, i1, i1x, i1y, u, params.gamma, params.border)
         _iterate(level, u, p, params, scaled_eps)
 
 
