@@ -21,7 +21,9 @@ published Thumos14 features), followed step by step:
   and the level's warp stops once it is. A pair that has stopped is left alone while
   the others of its batch go on, so a pair gets the same flow in any batch.
 
-No median filtering (the CUDA implementation has none). Frames are uint8 grey
+No median filtering (the CUDA implementation has none). ``TVL1Params.border="zero"``
+reads zeros outside the image in the warp as OpenCV's CPU does: a diagnostic (see
+benchmarks/compare_tvl1.py); the edge-clamped default is CUDA's. Frames are uint8 grey
 (B, H, W) or float in the same 0-255 range; the flow is float32 (B, H, W, 2) in px,
 ``flow[..., 0]`` horizontal, from frame 0 to frame 1.
 """
