@@ -14,37 +14,37 @@ way here as there.
 
 from __future__ import annotations
 
+import sys
 from typing import TypeVar
 
 import numpy as np
-
-try:  # torch is a dependency, but evaluation must not pay for importing it
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
 
 Array = TypeVar("Array")
 
 
 def _is_torch(x) -> bool:
+    # No import of torch here: evaluation and the workflow (which plans DAGs) must not pay for it.
+    # A tensor can only exist once torch is imported, so sys.modules holds it then.
+    torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _stack(a, b, x):
-    return torch.stack([a, b], dim=-1) if _is_torch(x) else np.stack([a, b], axis=-1)
+    return sys.modules["torch"].stack([a, b], dim=-1) if _is_torch(x) else np.stack([a, b], axis=-1)
 
 
 def _maximum(a, b):
-    return torch.maximum(a, b) if _is_torch(a) else np.maximum(a, b)
+    return sys.modules["torch"].maximum(a, b) if _is_torch(a) else np.maximum(a, b)
 
 
 def _minimum(a, b):
-    return torch.minimum(a, b) if _is_torch(a) else np.minimum(a, b)
+    return sys.modules["torch"].minimum(a, b) if _is_torch(a) else np.minimum(a, b)
 
 
 def _safe_ratio(inter, union):
     """inter / union with 0 where union <= 0 (two empty segments): the references get NaN there."""
     if _is_torch(inter):
+        torch = sys.modules["torch"]
         return torch.where(union > 0, inter / union.clamp_min(torch.finfo(union.dtype).tiny), torch.zeros_like(inter))
     out = np.zeros(np.broadcast_shapes(np.shape(inter), np.shape(union)))
     return np.divide(inter, union, out=out, where=union > 0)

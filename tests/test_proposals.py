@@ -12,8 +12,8 @@ import torch
 
 from nemi.model import ModelParams, build_model, save_model
 from nemi.params import build
-from nemi.proposals import ProposalParams, merge_windows, write_proposals
-from nemi.proposals.run import proposals
+from nemi.proposals import ProposalParams
+from nemi.proposals.run import merge_windows, proposals, write_proposals
 from nemi.windows import WindowParams, build_windows, collate
 from tests.train_data import TINY_MODEL, synthetic
 

@@ -80,7 +80,7 @@ def test_bad_train_config_stops_before_any_job(tmp_path):
     write_config(tmp_path, cfg)
     res = snakemake(tmp_path, TARGET, "-n")
     assert res.returncode != 0 and "no schedule 'nope'" in res.stdout + res.stderr
-    cfg = {**TINY, **RTD, "model": {**RTD["model"], "heads": 3}}
+    cfg = {**TINY, **RTD, "train": {**RTD["train"], "schedule": "mine", "schedules": {"mine": {"s1": {"epochs": 2}}}}}
     write_config(tmp_path, cfg)
     res = snakemake(tmp_path, TARGET, "-n")
-    assert res.returncode != 0 and "model.heads (3) must divide model.hidden_dim (16)" in res.stdout + res.stderr
+    assert res.returncode != 0 and "train.schedules.mine.s1: missing ['lr'" in res.stdout + res.stderr

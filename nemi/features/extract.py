@@ -159,7 +159,7 @@ def _extract_video(reader: FrameShardReader, vid: str, params: ExtractParams, mo
     group = writer.create_video(vid, n_snippets, timebase, attrs)
 
     crops = (crop_frame(f, params.crop_px) for f in reader.iter_frames(vid))
-    windows = iter_windows(paired_flow_stream(crops, params.flow_method), n, timebase)
+    windows = iter_windows(paired_flow_stream(crops, params.flow_method, device=str(device)), n, timebase)
     row = 0
     for rgb, flow in prefetch(iter_batches(windows, params.batch_size)):
         b = len(rgb)

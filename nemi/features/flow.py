@@ -17,6 +17,8 @@ Conventions (recorded in every feature shard as ``flow_method`` and ``params_jso
 TV-L1 uses OpenCV contrib's ``cv2.optflow.DualTVL1OpticalFlow_create`` with its
 defaults (tau 0.25, lambda 0.15, theta 0.3, 5 scales, 5 warps, epsilon 0.01), the
 same defaults as the CUDA ``OpticalFlowDual_TVL1`` that dense_flow calls.
+``tvl1-torch`` is that CUDA algorithm in torch (nemi.features.tvl1_torch), on CUDA
+when available, and computes the pairs of a batch together.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-FLOW_METHODS = ("tvl1", "dis", "farneback")
+from nemi.errors import NemiInputError
+
+FLOW_METHODS = ("tvl1", "tvl1-torch", "dis", "farneback")
 FLOW_BOUND_PX = 20.0
+TORCH_BATCH_PAIRS = 16  # pairs per tvl1-torch call in paired_flow_stream: fills a GPU, costs nothing on CPU
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+BatchFlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def flow_params(method: str) -> dict:
@@ -37,6 +43,10 @@ def flow_params(method: str) -> dict:
         return {"impl": "cv2.optflow.DualTVL1OpticalFlow_create", "tau": 0.25, "lambda": 0.15, "theta": 0.3,
                 "nscales": 5, "warps": 5, "epsilon": 0.01, "inner_iterations": 30, "outer_iterations": 10,
                 "scale_step": 0.8, "gamma": 0.0, "median_filtering": 5}
+    if method == "tvl1-torch":
+        from nemi.features.tvl1_torch import TVL1Params
+
+        return {"impl": "nemi.features.tvl1_torch (OpenCV CUDA OpticalFlowDual_TVL1)", **TVL1Params().as_dict()}
     if method == "dis":
         return {"impl": "cv2.DISOpticalFlow_create", "preset": "medium"}
     if method == "farneback":
@@ -45,14 +55,18 @@ def flow_params(method: str) -> dict:
     raise ValueError(f"flow method must be one of {FLOW_METHODS}, not {method!r}")
 
 
-def make_flow(method: str) -> FlowFn:
+def make_flow(method: str, device: str = "auto") -> FlowFn:
     """A function ``(gray0, gray1) -> flow`` with gray uint8 (H, W) and flow float32 (H, W, 2) in px.
 
     Each call of ``make_flow`` makes its own OpenCV object: use one per thread.
+    ``device`` is for tvl1-torch only (auto: CUDA when available).
     """
     import cv2
 
     p = flow_params(method)
+    if method == "tvl1-torch":
+        batch = make_batch_flow(method, device)
+        return lambda a, b: batch(a[None], b[None])[0]
     if method == "tvl1":
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
             tau=p["tau"], lambda_=p["lambda"], theta=p["theta"], nscales=p["nscales"], warps=p["warps"],
@@ -65,6 +79,27 @@ def make_flow(method: str) -> FlowFn:
     return lambda a, b: cv2.calcOpticalFlowFarneback(
         a, b, None, p["pyr_scale"], p["levels"], p["winsize"], p["iterations"], p["poly_n"], p["poly_sigma"],
         p["flags"])
+
+
+def make_batch_flow(method: str, device: str = "auto") -> BatchFlowFn:
+    """A function ``(gray0, gray1) -> flow`` on batches: uint8 (B, H, W) twice -> float32 (B, H, W, 2).
+
+    tvl1-torch computes the pairs together on ``device`` (checked now, before any
+    work); the OpenCV methods go pair by pair.
+    """
+    if method == "tvl1-torch":
+        from nemi.features.tvl1_torch import TVL1Params, resolve_device, tvl1_flow
+
+        dev, params = resolve_device(device), TVL1Params()
+        return lambda a, b: tvl1_flow(a, b, params, dev)
+    fn = make_flow(method)
+
+    def per_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if len(a) != len(b):
+            raise ValueError(f"{len(a)} first frames but {len(b)} second frames")
+        return np.stack([fn(x, y) for x, y in zip(a, b)]) if len(a) else np.zeros((0, *a.shape[1:], 2), np.float32)
+
+    return per_pair
 
 
 def quantise_flow(flow: np.ndarray, bound: float = FLOW_BOUND_PX) -> np.ndarray:
@@ -84,24 +119,49 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def paired_flow_stream(rgb_frames: Iterable[np.ndarray], method: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def paired_flow_stream(rgb_frames: Iterable[np.ndarray], method: str, batch_pairs: int | None = None,
+                       device: str = "auto") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(rgb, flow)`` per input frame, streamed: flow is the quantised (H, W, 2) uint8 field t -> t+1.
 
     The last frame repeats the previous field, and a single frame gets zero flow
-    (q = 128). Holds two frames at a time; runs one OpenCV flow object.
+    (q = 128). Holds ``batch_pairs + 1`` frames at a time and computes their pairs in
+    one call (default: TORCH_BATCH_PAIRS for tvl1-torch, 1 for the OpenCV methods).
+    The method and device are checked here, before the first frame is read; all
+    frames must have one size.
     """
-    fn = make_flow(method)
-    prev_rgb: np.ndarray | None = None
-    prev_gray: np.ndarray | None = None
+    if batch_pairs is None:
+        batch_pairs = TORCH_BATCH_PAIRS if method == "tvl1-torch" else 1
+    if batch_pairs < 1:
+        raise ValueError(f"batch_pairs must be >= 1, not {batch_pairs}")
+    return _paired_flow(rgb_frames, make_batch_flow(method, device), batch_pairs)
+
+
+def _paired_flow(rgb_frames: Iterable[np.ndarray], fn: BatchFlowFn,
+                 batch_pairs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    rgbs: list[np.ndarray] = []
+    grays: list[np.ndarray] = []
     last_q: np.ndarray | None = None
-    for rgb in rgb_frames:
-        gray = to_gray(rgb)
-        if prev_rgb is not None:
-            last_q = quantise_flow(fn(prev_gray, gray))
-            yield prev_rgb, last_q
-        prev_rgb, prev_gray = rgb, gray
-    if prev_rgb is None:
+
+    def flush() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        nonlocal last_q, rgbs, grays
+        flows = fn(np.stack(grays[:-1]), np.stack(grays[1:]))
+        for rgb, f in zip(rgbs[:-1], flows):
+            last_q = quantise_flow(f)
+            yield rgb, last_q
+        rgbs, grays = rgbs[-1:], grays[-1:]  # the last frame starts the next batch's first pair
+
+    for i, rgb in enumerate(rgb_frames):
+        if rgbs and rgb.shape != rgbs[0].shape:
+            raise NemiInputError(f"optical flow: frame {i} is {rgb.shape[1]}x{rgb.shape[0]} px, but the frames "
+                                 f"before it are {rgbs[0].shape[1]}x{rgbs[0].shape[0]} px; one size per video")
+        rgbs.append(rgb)
+        grays.append(to_gray(rgb))
+        if len(rgbs) == batch_pairs + 1:
+            yield from flush()
+    if not rgbs:
         return
+    if len(rgbs) > 1:
+        yield from flush()
     if last_q is None:
-        last_q = quantise_flow(np.zeros((*prev_rgb.shape[:2], 2), np.float32))
-    yield prev_rgb, last_q
+        last_q = quantise_flow(np.zeros((*rgbs[0].shape[:2], 2), np.float32))
+    yield rgbs[0], last_q

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from nemi.errors import NemiInputError
-from nemi.i3d.network import build_i3d
 from nemi.io.atomic import atomic_output
 from nemi.io.provenance import provenance, sha256_file
 
@@ -177,6 +176,7 @@ def convert_jax_variables(variables: dict[str, Any]) -> dict[str, Any]:
     """
     import torch
 
+    from nemi.i3d.network import build_i3d
     from nemi.i3d.weights import check_state_dict
 
     params = _flatten(variables["params"])

@@ -1,5 +1,8 @@
-"""The proposals stage: a trained RTD-Net over a dataset's test windows -> ``video_id,t_start,t_end,score``."""
+"""The proposals stage: a trained RTD-Net over a dataset's test windows -> ``video_id,t_start,t_end,score``.
 
-from nemi.proposals.run import VERSION, ProposalParams, merge_windows, write_proposals
+The work is in ``nemi.proposals.run`` (torch); this package exports only what the workflow reads.
+"""
 
-__all__ = ["VERSION", "ProposalParams", "merge_windows", "write_proposals"]
+from nemi.proposals.params import VERSION, ProposalParams
+
+__all__ = ["VERSION", "ProposalParams"]

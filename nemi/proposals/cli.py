@@ -11,7 +11,8 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.io.boundary import read_boundary
     from nemi.io.features import FeatureShardReader
     from nemi.io.manifest import read_manifest
-    from nemi.proposals.run import ProposalParams, proposals, write_proposals
+    from nemi.proposals.params import ProposalParams
+    from nemi.proposals.run import proposals, write_proposals
     from nemi.windows import VideoFeatures
 
     p = params.from_args(ProposalParams, args)
@@ -39,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from nemi import params
-    from nemi.proposals.run import ProposalParams
+    from nemi.proposals.params import ProposalParams
 
     p = sub.add_parser("proposals", help="RTD-Net proposals for a split: video_id,t_start,t_end,score (+ .json)")
     p.add_argument("--checkpoint", required=True, help="model file (nemi train's model.pt, or RTD-Action's)")

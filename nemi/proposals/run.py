@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,25 +27,11 @@ from nemi.log import logger
 from nemi.model import load_checkpoint
 from nemi.model.postprocess import PostProcess
 from nemi.params import as_dict, defaults
+from nemi.proposals.params import VERSION, ProposalParams
 from nemi.segments import nms, soft_nms
 from nemi.windows import WindowParams, build_windows, collate
 
-VERSION = 1
 WINDOW_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames")
-
-
-@dataclass(frozen=True)
-class ProposalParams:
-    """Field meanings: the ``proposals`` section of nemi/schemas/config.schema.yaml."""
-
-    SECTION: ClassVar[str] = "proposals"
-
-    top_n: int
-    suppression: str
-    nms_threshold: float
-    soft_nms_sigma: float
-    batch_size: int
-    device: str
 
 
 def merge_windows(table: pd.DataFrame, params: ProposalParams) -> pd.DataFrame:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nemi.errors import NemiConfigError
-from nemi.model import ModelParams
-from nemi.model.params import ARCHITECTURE_FIELDS
 from nemi.params import build, defaults
-from nemi.windows import WindowParams
+
+if TYPE_CHECKING:
+    from nemi.model import ModelParams
+    from nemi.windows import WindowParams
 
 STAGE_KEYS = ("epochs", "lr", "lr_step_epochs", "lr_gamma", "trainable", "model")
 TRAINABLE = ("all", "all_but_completeness", "class_head", "completeness_head")
@@ -49,6 +50,9 @@ class Stage:
 
     def model_params(self, base: Mapping[str, Any]) -> ModelParams:
         """The config's model section with this stage's overrides (never of the architecture)."""
+        from nemi.model import ModelParams  # torch: only when a stage runs, not when the DAG is planned
+        from nemi.model.params import ARCHITECTURE_FIELDS
+
         arch = sorted(set(self.model) & set(ARCHITECTURE_FIELDS))
         if arch:
             raise NemiConfigError(f"train stage {self.name}: model overrides may not change the architecture "
@@ -110,6 +114,8 @@ class TrainParams:
         return out
 
     def windows(self) -> WindowParams:
+        from nemi.windows import WindowParams
+
         return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames)
 
     def replace(self, **changes: Any) -> TrainParams:

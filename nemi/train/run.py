@@ -32,13 +32,13 @@ from nemi.io.tables import write_csv, write_json
 from nemi.log import logger
 from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
 from nemi.params import as_dict
+from nemi.train import VERSION
 from nemi.train.data import Annotations, Indexed, TrainingVideos, collate_indexed, windows_for
 from nemi.train.params import TrainParams
 from nemi.windows import collate
 from nemi.train.state import check_same_run, load_checkpoint as load_state, rng_states, save_checkpoint, \
     set_rng_states
 
-VERSION = 1
 CHECKPOINT = "checkpoint.pt"
 
 

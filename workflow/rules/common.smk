@@ -96,9 +96,23 @@ def videos(name):
     return _ds.video_table(DS(name))
 
 
+_SHARDS = {}
+
+
 def shards(name):
-    """{shard: [video id]} of a dataset."""
-    return plan_shards([v.video_id for v in videos(name)], DS(name)["videos"]["shard_size"])
+    """{shard: [video id]} of a dataset (planned once: input functions ask for it once per job)."""
+    if name not in _SHARDS:
+        _SHARDS[name] = plan_shards([v.video_id for v in videos(name)], DS(name)["videos"]["shard_size"])
+    return _SHARDS[name]
+
+
+def _shard_table(name):
+    """{shard: [Video]} of a dataset."""
+    key = ("videos", name)
+    if key not in _SHARDS:
+        by_id = {v.video_id: v for v in videos(name)}
+        _SHARDS[key] = {s: [by_id[v] for v in ids] for s, ids in shards(name).items()}
+    return _SHARDS[key]
 
 
 def is_synth(name):
@@ -133,16 +147,14 @@ def shard_videos(wildcards):
     """The video files of one shard: a decode job depends on its own videos only."""
     if is_synth(wildcards.dataset):
         return [f"results/{wildcards.dataset}/synth/videos.csv"]
-    ids = set(shards(wildcards.dataset)[wildcards.shard])
     # Missing videos are left to `nemi decode`, which fails naming them or, with on_error: skip,
     # records them and goes on; existing ones are inputs so that a replaced video is decoded again.
-    return [v.path for v in videos(wildcards.dataset) if v.video_id in ids and os.path.exists(v.path)]
+    return [v.path for v in _shard_table(wildcards.dataset)[wildcards.shard] if os.path.exists(v.path)]
 
 
 def shard_rows(wildcards):
     """The manifest rows of one shard, as a params value: editing another shard's rows reruns nothing here."""
-    ids = set(shards(wildcards.dataset)[wildcards.shard])
-    return [[v.video_id, v.path] for v in videos(wildcards.dataset) if v.video_id in ids]
+    return [[v.video_id, v.path] for v in _shard_table(wildcards.dataset)[wildcards.shard]]
 
 
 def shard_files(kind):
@@ -236,9 +248,9 @@ onsuccess:
 
 # ---------------------------------------------------------------------------------------------
 # RTD-Net: the boundary prior (tem), training (train) and proposals (proposals).
-# Their sections are checked here so that a bad value stops the run before any job.
+# The tem and train sections are checked here so that a bad value stops the run before any job; none of
+# these imports torch (the model section's cross-field checks, which need nemi.model, run in the train job).
 
-from nemi.model import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
 from nemi.train.params import TrainParams as _TrainParams
 import nemi.evaluation.workflow as _evaluation_wf
@@ -247,7 +259,6 @@ import nemi.evaluation.workflow as _evaluation_wf
 @_checked
 def _check_rtd_sections(name):
     eff = DS(name)
-    _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model (or model)")
     _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
     _TrainParams.from_dict(eff["train"])
 

@@ -2,7 +2,7 @@
 # videos choose the checkpoint. results/<dataset>/train/: model.pt (what goes downstream), epochs.csv,
 # learning_curve.png, run.json; runs/<config hash>/ holds the checkpoints a killed run resumes from.
 
-import nemi.train.run as _train_run
+import nemi.train as _train
 from nemi.train.params import TrainParams as _TrainP
 
 
@@ -28,7 +28,7 @@ rule train:
     resources:
         gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
     params:
-        p=lambda wc: stage_params(DS(wc.dataset)["train"], _TrainP, _train_run.VERSION),
+        p=lambda wc: stage_params(DS(wc.dataset)["train"], _TrainP, _train.VERSION),
         model=model_params,
         out_dir=lambda wc: f"results/{wc.dataset}/train",
     shell:
