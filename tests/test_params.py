@@ -22,10 +22,12 @@ from nemi.detect.fusion import DetectParams
 from nemi.errors import NemiConfigError
 from nemi.features.extract import ExtractParams
 from nemi.model.params import ModelParams
+from nemi.proposals.params import ProposalParams
 from nemi.synth.plan import SynthParams
+from nemi.train.params import TrainParams
 from tests.conftest import REPO
 
-STAGE_CLASSES = [SynthParams, DecodeParams, ExtractParams, DetectParams, ClassifierParams,
+STAGE_CLASSES = [SynthParams, DecodeParams, ExtractParams, DetectParams, ClassifierParams, TrainParams, ProposalParams,
                  *[detectors.get(n).curve_params for n in detectors.names()],
                  *[detectors.get(n).boundary_params for n in detectors.names()]]
 
@@ -71,7 +73,8 @@ def test_every_cli_default_is_the_schemas():
     required = {"--manifest": "m.csv", "--shard": "shard000", "--shard-size": "1", "--out": "o", "--skipped": "s",
                 "--frames": "f.h5", "--features": "f.h5", "--rgb-weights": "r.pt", "--flow-weights": "x",
                 "--dataset": "d", "--curves": "c.h5", "--proposals": "p.csv", "--class-scores": "c.csv",
-                "--train-features": "t.h5", "--train-gt": "g.csv"}
+                "--train-features": "t.h5", "--train-gt": "g.csv", "--boundary": "b.h5", "--ground-truth": "g.csv",
+                "--out-dir": "o", "--checkpoint": "m.pt"}
     by_section = {cls.SECTION: cls for cls in STAGE_CLASSES}
     checked = 0
     for path, sub in _subparsers(build_parser()):
