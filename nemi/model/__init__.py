@@ -9,9 +9,19 @@
 >>> proposals = postprocess(out)               # scores (B, Q), segments (B, Q, 2) in window units
 """
 
-from nemi.model.build import build, build_criterion, build_model, weight_dict
-from nemi.model.checkpoint import load, load_checkpoint, save_model
-from nemi.model.params import ModelParams
+from importlib import import_module
 
-__all__ = ["ModelParams", "build", "build_criterion", "build_model", "load", "load_checkpoint", "save_model",
-           "weight_dict"]
+# Resolved on first use, so that the workflow can check a config's model section (ModelParams)
+# without importing torch.
+_EXPORTS = {
+    "ModelParams": "nemi.model.params", "build": "nemi.model.build", "build_criterion": "nemi.model.build",
+    "build_model": "nemi.model.build", "weight_dict": "nemi.model.build", "load": "nemi.model.checkpoint",
+    "load_checkpoint": "nemi.model.checkpoint", "save_model": "nemi.model.checkpoint",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'nemi.model' has no attribute {name!r}")

@@ -248,9 +248,10 @@ onsuccess:
 
 # ---------------------------------------------------------------------------------------------
 # RTD-Net: the boundary prior (tem), training (train) and proposals (proposals).
-# The tem and train sections are checked here so that a bad value stops the run before any job; none of
-# these imports torch (the model section's cross-field checks, which need nemi.model, run in the train job).
+# The model, tem and train sections are checked here so that a bad value stops the run before any job;
+# none of these imports torch.
 
+from nemi.model.params import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
 from nemi.train.params import TrainParams as _TrainParams
 import nemi.evaluation.workflow as _evaluation_wf
@@ -260,6 +261,7 @@ import nemi.evaluation.workflow as _evaluation_wf
 def _check_rtd_sections(name):
     eff = DS(name)
     _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
+    _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model")
     _TrainParams.from_dict(eff["train"])
 
 
