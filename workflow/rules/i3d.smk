@@ -22,6 +22,9 @@ rule i3d_weights:
     conda:
         "../../envs/nemi.yaml"
     threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         sdist=_I3D_SDIST_ARG,
         format=_weights.FORMAT,

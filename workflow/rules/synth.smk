@@ -16,6 +16,9 @@ rule synth:
     conda:
         "../../envs/nemi.yaml"
     threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         out=lambda wc, output: os.path.dirname(output.manifest),
         s=lambda wc: DS(wc.dataset)["synth"],
