@@ -4,6 +4,7 @@ files, never by name, so a cluster someone else runs on this machine is left alo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -77,8 +78,8 @@ class SlurmCluster:
         host = socket.gethostname().split(".")[0]
         gres = f"Gres=gpu:fake:{self.gpus}" if self.gpus else ""
         text = Template((HERE / "slurm.conf.in").read_text()).substitute(
-            cluster=f"nemi{os.getpid()}", host=host, root=self.root, ctld_port=_free_port(),
-            slurmd_port=_free_port(), node=self.node, cpus=self.cpus, mem_mb=self.mem_mb,
+            cluster="nemi" + hashlib.sha1(str(self.root).encode()).hexdigest()[:8], host=host, root=self.root,
+            ctld_port=_free_port(), slurmd_port=_free_port(), node=self.node, cpus=self.cpus, mem_mb=self.mem_mb,
             gres=gres, gres_types="gpu")
         self.conf.write_text(text)
         gres_conf = f"NodeName={self.node} Name=gpu Type=fake File=/dev/null Count={self.gpus}\n" if self.gpus else ""
