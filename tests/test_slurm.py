@@ -30,8 +30,9 @@ PROFILE = REPO / "workflow" / "profiles" / "slurm"
 # then run on the CPU, as the local run does).
 CFG = {**TINY, "datasets": {"tiny": {"videos": {"source": "synth", "shard_size": 1, "on_error": "fail"},
                                      "synth": {"n_videos": 2, "test_fraction": 0.5, "seed": 1}}},
-       "features": {**TINY["features"], "device": "auto"}}
-TARGETS = [f"results/tiny/pseudo_labels/{k}.json" for k in ("hog", "cnn")]
+       "features": {**TINY["features"], "device": "auto"}, "labels": {**TINY["labels"], "kinds": ["cnn"]}}
+# CNN pseudo labels: decode, features, change curves and labels, every level of the demo but synth.
+TARGETS = ["results/tiny/pseudo_labels/cnn.json"]
 SHARDS = ("shard000", "shard001")
 # The plugin's first status check waits 40 s, as on a real cluster; a test does not need to be polite.
 FAST = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"]
@@ -145,8 +146,8 @@ def _assert_same_features(a: Path, b: Path) -> None:
 
 def test_slurm_run_goes_through_sbatch_and_equals_a_local_run(runs, cluster):
     jobs = _submitted(runs.log)
-    # 2 decode, 2 features, 4 change curves, 2 pseudo labels: every job.
-    assert len(jobs) == 10, runs.log[-3000:]
+    # 2 decode, 2 features, 2 change curves, 1 pseudo-label file: every job.
+    assert len(jobs) == 7, runs.log[-3000:]
     ctld = (cluster.root / "log" / "slurmctld.log").read_text()
     for job_id, log in jobs.items():
         assert f"_slurm_rpc_submit_batch_job: JobId={job_id} " in ctld, f"job {job_id} unknown to slurmctld"
@@ -162,9 +163,8 @@ def test_slurm_run_goes_through_sbatch_and_equals_a_local_run(runs, cluster):
     features_logs = [Path(log).read_text() for log in jobs.values() if "rule_features" in log]
     assert len(features_logs) == 2 and all("gpu=1" in text for text in features_logs)
 
-    for kind in ("hog", "cnn"):
-        rel = Path("results/tiny/pseudo_labels") / f"{kind}.json"
-        assert _without_provenance(runs.slurm / rel) == _without_provenance(runs.local / rel), kind
+    rel = Path("results/tiny/pseudo_labels/cnn.json")
+    assert _without_provenance(runs.slurm / rel) == _without_provenance(runs.local / rel)
     for shard in SHARDS:
         rel = Path("results/tiny/features") / f"{shard}.h5"
         _assert_same_features(runs.slurm / rel, runs.local / rel)
