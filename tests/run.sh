@@ -20,4 +20,12 @@ if ! python -c "import cyvlfeat.hog" 2>/dev/null; then
   if [ -n "${CI:-}" ]; then python -c "import cyvlfeat.hog"; fi
 fi
 
+# A single-node SLURM for tests/test_slurm.py: Debian's munge and SLURM daemons (root only, about 30 s)
+# and the executor plugin (the [slurm] extra). Elsewhere that test is skipped, saying why; on CI it runs.
+if ! command -v slurmctld >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  bash tests/slurm/install.sh || echo "SLURM packages could not be installed: tests/test_slurm.py is skipped" >&2
+fi
+python -c "import snakemake_executor_plugin_slurm" 2>/dev/null || python -m pip install -q -e ".[slurm]" \
+  || echo "snakemake-executor-plugin-slurm could not be installed: tests/test_slurm.py is skipped" >&2
+
 exec python -m pytest "$@"

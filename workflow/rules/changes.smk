@@ -16,6 +16,9 @@ rule changes:
     conda:
         "../../envs/nemi.yaml"
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=lambda wc: 10 + DS(wc.dataset)["videos"]["shard_size"],
     params:
         p=lambda wc: stage_params(
             DS(wc.dataset)["changes"][wc.kind],

@@ -233,6 +233,12 @@ onstart:
         with open(tmp, "w") as f:
             yaml.safe_dump(json.loads(json.dumps(DS(name))), f, sort_keys=False)
         os.replace(tmp, f"results/{name}/config.merged.yaml")
+    # A cluster run whose jobs ask for GPUs where the partition has none stops here, before any sbatch.
+    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+        import runpy
+
+        _gpu_check = runpy.run_path(os.path.join(workflow.basedir, "workflow/profiles/slurm/gpu_check.py"))
+        _gpu_check["check"](workflow.dag.needrun_jobs())
 
 
 # Skipped videos are easy to miss in per-shard CSVs: say how many, and where the list is.

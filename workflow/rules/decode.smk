@@ -16,6 +16,10 @@ rule decode:
     conda:
         "../../envs/nemi.yaml"
     threads: 1
+    resources:
+        mem_mb=1000,
+        # minutes: about 1 min per video at most (benchmarks/README.md: ~1,500 frames/s)
+        runtime=lambda wc: 10 + DS(wc.dataset)["videos"]["shard_size"],
     params:
         manifest=lambda wc: manifest_path(wc.dataset),
         rows=shard_rows,

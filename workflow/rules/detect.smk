@@ -18,6 +18,9 @@ rule detect:
         f"{BENCH}/detect/{{name}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         scores_flag=lambda wc: detect_wf.detect_scores_flag(DS(wc.dataset), wc.name),
         detect_params=lambda wc: detect_wf.detect_params_json(DS(wc.dataset)),
@@ -40,6 +43,9 @@ rule classify:
         f"{BENCH}/classify/classify.tsv"
     conda:
         "../../envs/nemi.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         p=lambda wc: stage_params(DS(wc.dataset)["detect"]["classifier"], _classifier.ClassifierParams, 1),
     shell:

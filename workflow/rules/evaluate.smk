@@ -21,6 +21,9 @@ rule evaluate_predictions:
         f"{BENCH}/evaluation/{{name}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         kind=lambda wc: evaluation_wf.entry(DS(wc.dataset), wc.name)["kind"],
         args=lambda wc: evaluation_wf.cli_args(DS(wc.dataset), wc.name),

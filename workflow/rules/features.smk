@@ -1,6 +1,6 @@
 # Frame shard -> feature shard of two-stream I3D snippet features (RGB 1024 + flow 1024), or, for a
 # dataset with features.source: import, published per-video features -> the same layout.
-# A GPU for `features` is a site setting: `set-resources: features:gpu=1` in the slurm profile.
+# `features` asks for one GPU (resources gpu) unless features.device is cpu; the profiles say how many.
 
 import nemi.features.imported as _imported
 
@@ -22,7 +22,13 @@ rule features:
         "../../envs/nemi.yaml"
     threads: 2
     resources:
+        # One GPU unless the dataset's features.device is cpu (auto falls back to the CPU where none is).
+        gpu=lambda wc: int(DS(wc.dataset)["features"]["device"] != "cpu"),
         mem_mb=4000,
+        # minutes: TV-L1 flow runs on the CPU at ~0.6 frame pairs/s (benchmarks/README.md), over 3 h for a
+        # 4-minute 30 fps video; with DIS or Farneback flow a video takes minutes.
+        runtime=lambda wc: 30 + DS(wc.dataset)["videos"]["shard_size"]
+        * (240 if DS(wc.dataset)["features"]["flow_method"] == "tvl1" else 10),
     params:
         # Only what changes the numbers (device: AMP on a GPU changes them by ~1e-3),
         # so editing features.import.* never reruns extraction.
@@ -50,6 +56,9 @@ rule features_import:
     conda:
         "../../envs/nemi.yaml"
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         src=import_dir,
         i=lambda wc: DS(wc.dataset)["features"]["import"],

@@ -15,6 +15,9 @@ rule i3d_weights:
     conda:
         "../../envs/nemi.yaml"
     threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         sdist=i3d_sdist_arg(),
         format=_weights.FORMAT,

@@ -16,6 +16,9 @@ rule pseudo_labels:
         f"{BENCH}/labels/{{kind}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         p=lambda wc: stage_params(
             DS(wc.dataset)["labels"][wc.kind],

@@ -16,6 +16,9 @@ rule plot_timeline:
         f"{BENCH}/plot/{{kind}}_{{shard}}.tsv"
     conda:
         "../../envs/nemi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=lambda wc: 10 + DS(wc.dataset)["videos"]["shard_size"],
     params:
         gt=lambda wc, input: f"--gt {shlex.quote(str(input.gt))}" if input.gt else "",
     shell:

@@ -18,6 +18,9 @@ rule synth:
     conda:
         "../../envs/nemi.yaml"
     threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         out=lambda wc, output: os.path.dirname(output.manifest),
         p=lambda wc: stage_params(DS(wc.dataset)["synth"], SynthParams, SYNTH_VERSION),
