@@ -14,8 +14,8 @@ from importlib import import_module
 # Resolved on first use, so that the workflow can check a config's model section (ModelParams)
 # without importing torch.
 _EXPORTS = {
-    "ModelParams": "nemi.model.params", "build": "nemi.model.build", "build_criterion": "nemi.model.build",
-    "build_model": "nemi.model.build", "weight_dict": "nemi.model.build", "load": "nemi.model.checkpoint",
+    "ModelParams": "nemi.model.params", "build": "nemi.model.builder", "build_criterion": "nemi.model.builder",
+    "build_model": "nemi.model.builder", "weight_dict": "nemi.model.builder", "load": "nemi.model.checkpoint",
     "load_checkpoint": "nemi.model.checkpoint", "save_model": "nemi.model.checkpoint",
 }
 __all__ = sorted(_EXPORTS)

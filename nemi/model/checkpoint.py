@@ -21,7 +21,7 @@ import torch
 
 from nemi.errors import NemiInputError
 from nemi.io.atomic import atomic_output
-from nemi.model.build import build_model
+from nemi.model.builder import build_model
 from nemi.model.params import ModelParams
 from nemi.model.rtd import RTDNet
 

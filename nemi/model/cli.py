@@ -45,7 +45,7 @@ def parameter_table(model) -> list[tuple[str, int]]:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from nemi.model.build import build_model
+    from nemi.model.builder import build_model
     from nemi.model.params import ModelParams
 
     raw, where = read_model_section(args.configfile) if args.configfile else ({}, "model")

@@ -72,7 +72,7 @@ class SetCriterion(nn.Module):
     Args:
         matcher: assigns queries to targets (re-run for each auxiliary layer).
         losses: which of ``LOSSES`` to compute; see the schema's ``model`` section.
-        weight_dict: weight per loss key, auxiliary keys included (``nemi.model.build`` makes it);
+        weight_dict: weight per loss key, auxiliary keys included (``nemi.model.builder`` makes it);
             keys not in it (``class_error``, ``cardinality_error``) are only logged.
         no_action_weight: cross-entropy weight of the no-action class (RTD-Action's ``eos_coef``).
         classification: ``softmax_ce`` or ``bce``; bce_tiou_threshold: the BCE label threshold.

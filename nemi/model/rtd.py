@@ -35,7 +35,7 @@ class PointwiseProjection(nn.Module):
 class RTDNet(nn.Module):
     """Proposal transformer: boundary-attentive features -> MLP encoder -> decoder -> three heads.
 
-    Args (all plain values; ``nemi.model.build`` reads them from ``ModelParams``):
+    Args (all plain values; ``nemi.model.builder`` reads them from ``ModelParams``):
         input_dim: feature channels per step. proj_dim: width of the input projection.
         boundary_scale: ``s`` in the scaling of the projection by ``s * start`` and ``s * end``.
         hidden_dim, encoder_layers, encoder_hidden_dim, decoder_layers, heads, ffn_dim, dropout:
