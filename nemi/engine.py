@@ -1,8 +1,10 @@
 """``train_one_epoch`` and ``evaluate``, in the DETR manner: no model building, no loss arithmetic
 beyond the weighted sum the criterion's ``weight_dict`` defines.
 
-A batch is ``nemi.windows.collate``'s dict. On a GPU with bfloat16 the forward pass runs under
-autocast (the criterion computes its losses in float32); on the CPU everything is float32.
+A batch is ``nemi.windows.collate``'s dict, optionally with ``model_inputs``: further keyword
+inputs of the model, which the training loop passes on (evaluation never does). On a GPU with
+bfloat16 the forward pass runs under autocast (the criterion computes its losses in float32); on
+the CPU everything is float32.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def _inputs(batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tens
             batch["mask"].to(device, non_blocking=True), targets)
 
 
+def _extra(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    """Further model inputs a data source adds under ``model_inputs`` (pretraining's activity queries)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.get("model_inputs", {}).items()}
+
+
 def weighted_total(loss_dict: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     return sum(loss_dict[k] * w for k, w in weights.items() if k in loss_dict)
 
@@ -51,7 +58,7 @@ def train_one_epoch(model: torch.nn.Module, criterion: torch.nn.Module, loader: 
     for batch in loader:
         features, boundary, mask, targets = _inputs(batch, device)
         with autocast(device):
-            outputs = model(features, boundary, mask)
+            outputs = model(features, boundary, mask, **_extra(batch, device))
         loss_dict = criterion(outputs, targets)
         total = weighted_total(loss_dict, weights)
         value = total.item()

@@ -12,20 +12,6 @@ import json
 VERSION = 1
 
 
-def _features(paths: list[str]):
-    from nemi.io.features import FeatureShardReader
-
-    out = {}
-    for path in paths:
-        with FeatureShardReader(path) as r:
-            for vid in r.video_ids():
-                tb, frames = r.timebase(vid), r.attrs(vid).get("frame_count")
-                feats = r.features(vid)
-                dur = float(frames) / tb.fps if frames is not None else float(tb.boundaries(len(feats))[-1])
-                out[vid] = (feats, tb, dur)
-    return out
-
-
 def _fit(features, args, p):
     import numpy as np
 
@@ -56,6 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.errors import NemiInputError
     from nemi.io.boundary import BoundaryScores, write_boundary
     from nemi.io.curves import read_curves
+    from nemi.io.features import read_video_features
     from nemi.params import defaults
     from nemi.tem import TemParams, boundary_prior, score
 
@@ -67,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     train_defaults = defaults("train")
     args.window_steps = args.window_steps or train_defaults["window_steps"]
     args.stride = args.stride or train_defaults["train_stride"]
-    features = _features(args.features)
+    features = read_video_features(args.features)
     curves = {}
     if p.kind == "change":
         if not args.curves:

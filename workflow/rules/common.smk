@@ -259,7 +259,7 @@ onsuccess:
 
 from nemi.model.params import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
-from nemi.train.params import TrainParams as _TrainParams
+from nemi.fit.params import TrainParams as _TrainParams
 import nemi.evaluation.workflow as _evaluation_wf
 
 

@@ -3,7 +3,7 @@
 # learning_curve.png, run.json; runs/<config hash>/ holds the checkpoints a killed run resumes from.
 
 import nemi.train as _train
-from nemi.train.params import TrainParams as _TrainP
+from nemi.fit.params import TrainParams as _TrainP
 
 
 rule train:
