@@ -23,7 +23,7 @@ from nemi.errors import NemiConfigError
 from nemi.params import schema
 
 STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect",
-                  "model", "tem", "train", "proposals")
+                  "model", "tem", "train", "pretrain", "proposals")
 RESULTS = "results"
 
 

@@ -44,6 +44,7 @@ from nemi.params import as_dict
 from nemi.windows import Indexed, WindowDataset, collate, collate_indexed
 
 CHECKPOINT = "checkpoint.pt"
+CURVE_EVERY_S = 30.0
 
 
 @dataclass
@@ -207,6 +208,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     total_epochs = sum(s.epochs for s in stages)
     epochs_done = sum(s.epochs for s in stages[:state["stage"]]) + state["epoch"] if state else 0
     per_rank = params.batch_size // dist.world
+    drawn = time.monotonic()
     for si, st in enumerate(stages):
         if state is not None and si < state["stage"]:
             continue
@@ -270,7 +272,11 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                     "stage": si, "epoch": epoch + 1, "history": history, "best": best, "config": config,
                     "initialised": initialised})
                 write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
-                plot_curve(history, run_dir / "learning_curve.png")
+                # Drawing costs more than a small model's epoch: the PNG follows every CURVE_EVERY_S
+                # seconds and each stage's end; epochs.csv has every epoch at once.
+                if epoch + 1 == st.epochs or time.monotonic() - drawn >= CURVE_EVERY_S:
+                    plot_curve(history, run_dir / "learning_curve.png")
+                    drawn = time.monotonic()
         if params.select == "best" and st.name in best:
             if dist.world > 1:
                 torch.distributed.barrier()  # rank 0 has written the best weights before anyone reads them

@@ -14,6 +14,7 @@ VERSION = 1
 
 def _fit(features, args, p):
     import numpy as np
+    import pandas as pd
 
     from nemi.errors import NemiInputError
     from nemi.io.manifest import read_manifest
@@ -22,16 +23,27 @@ def _fit(features, args, p):
     from nemi.tem import fit
     from nemi.windows import WindowParams, build_windows
 
-    if not args.manifest or not args.ground_truth:
-        raise NemiInputError("the tem prior is trained: it needs --manifest and --ground-truth")
+    if not args.manifest or not (args.ground_truth or args.pseudo_labels):
+        raise NemiInputError("the tem prior is trained: it needs --manifest and --ground-truth or --pseudo-labels")
+    if args.ground_truth and args.pseudo_labels:
+        raise NemiInputError("give --ground-truth or --pseudo-labels, not both: the TEM learns one kind of segment")
     df = read_manifest(args.manifest)
-    gt = read_ground_truth(args.ground_truth)
+    if args.pseudo_labels:
+        # NEMI pretraining's prior: fitted on pseudo activities, so no human label reaches it.
+        from nemi.io.pseudo_labels import read_pseudo_labels
+
+        doc = read_pseudo_labels(args.pseudo_labels)
+        rows = [(vid, s, e) for vid, v in doc["videos"].items() for s, e in v["activities"]]
+        gt = pd.DataFrame(rows, columns=["video_id", "t_start", "t_end"])
+    else:
+        gt = read_ground_truth(args.ground_truth)
     gt = gt[gt["t_end"] > gt["t_start"]]
     ann = {str(v): (g[["t_start", "t_end"]].to_numpy(np.float64), np.zeros(len(g), np.int64))
            for v, g in gt.groupby("video_id")}
-    train_ids = sorted(set(df.loc[df["split"] == "train", "video_id"].astype(str)) & set(ann) & set(features))
+    train_ids = sorted(set(df.loc[df["split"].isin(args.splits), "video_id"].astype(str)) & set(ann) & set(features))
     if not train_ids:
-        raise NemiInputError(f"{args.manifest}: no annotated training video with features to fit the TEM on")
+        raise NemiInputError(f"{args.manifest}: no video of split(s) {args.splits} with segments and features "
+                             "to fit the TEM on")
     logger.info("fitting the TEM on %d training videos", len(train_ids))
     wp = WindowParams(args.window_steps, args.stride, args.stride, None)
     windows = build_windows({v: features[v] for v in train_ids}, wp, "train", annotations=ann, video_ids=train_ids)
@@ -86,6 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
     p.add_argument("--manifest", help="manifest CSV with a split column (kind tem)")
     p.add_argument("--ground-truth", help="ground-truth CSV of the training split (kind tem)")
+    p.add_argument("--pseudo-labels", help="pseudo-label JSON instead of --ground-truth (kind tem, for pretraining)")
+    p.add_argument("--splits", nargs="+", default=["train"], help="the splits whose videos fit the TEM (kind tem)")
     p.add_argument("--curves", nargs="*", default=[], help="change-curve files (kind change)")
     p.add_argument("--out", required=True, help="boundary-score file to write (.h5)")
     p.add_argument("--kind", choices=["tem", "change", "none"], default=None, help="overrides the params' kind")

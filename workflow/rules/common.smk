@@ -216,7 +216,7 @@ def dataset_outputs(name):
 
 
 def final_outputs():
-    return [p for name in config["targets"] for p in dataset_outputs(name)]
+    return [p for name in config["targets"] for p in dataset_outputs(name) + experiment_outputs(name)]
 
 
 wildcard_constraints:
@@ -296,3 +296,83 @@ def pretrained_input(wildcards):
 def model_params(wildcards):
     """The model section as the one JSON argument `nemi train --model-params` takes."""
     return json.dumps(DS(wildcards.dataset)["model"], sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments (nemi.experiments): pretrainings, fine-tuning runs per seed, their tables and report.
+
+import nemi.experiments as _experiments_mod
+
+
+_checked(_experiments_mod.check)(config, DS)
+
+
+def _pretraining_of(wildcards):
+    """The pretrain section of the wanted pretraining; asked under another dataset than its own: refused."""
+    entry = _checked(_experiments_mod.pretraining)(config, wildcards.pretraining)
+    if entry["dataset"] != wildcards.dataset:
+        raise WorkflowError(f"pretraining {wildcards.pretraining} is of dataset {entry['dataset']}, "
+                            f"not {wildcards.dataset}")
+    return _experiments_mod.pretrain_section(config, wildcards.pretraining, DS(wildcards.dataset))
+
+
+def pretrain_section(wildcards):
+    return _pretraining_of(wildcards)
+
+
+def pretrain_labels(wildcards):
+    return f"results/{wildcards.dataset}/pseudo_labels/{_pretraining_of(wildcards)['labels']}.json"
+
+
+def pretrain_boundary(wildcards):
+    """The prior the pretraining sees: the TEM fitted on its own pseudo labels and splits."""
+    p = _pretraining_of(wildcards)
+    return f"results/{wildcards.dataset}/tem/pseudo_{p['labels']}.{'-'.join(p['splits'])}.h5"
+
+
+def init_input(wildcards):
+    """The pretrained checkpoint an experiment fine-tunes from (none: from scratch)."""
+    e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if e["dataset"] != wildcards.dataset:
+        raise WorkflowError(f"experiment {wildcards.experiment} is of dataset {e['dataset']}, not {wildcards.dataset}")
+    path = _experiments_mod.init_model(config, wildcards.experiment)
+    return [path] if path else []
+
+
+def run_train_section(wildcards):
+    """The dataset's train section with the run's seed (a seed the experiment does not list is refused)."""
+    e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if int(wildcards.seed) not in e["seeds"]:
+        raise WorkflowError(f"experiment {wildcards.experiment} has no seed {wildcards.seed} (seeds: {e['seeds']})")
+    return _experiments_mod.train_section(DS(wildcards.dataset), int(wildcards.seed))
+
+
+def experiment_outputs(name):
+    return _experiments_mod.outputs(config, name)
+
+
+wildcard_constraints:
+    experiment="[A-Za-z0-9_]+",
+    pretraining="[A-Za-z0-9_]+",
+    seed=r"\d+",
+    protocol="thumos14|thumos14-daps|activitynet",
+    splits="[a-z]+(-[a-z]+)*",
+    name="[A-Za-z0-9_.-]+",
+
+
+def report_run_files(name, with_ablations=False):
+    """Every file of a dataset's experiment runs the tables read (table1 runs; with the ablations too)."""
+    groups = [None] if with_ablations else ["table1"]
+    files = []
+    for group in groups:
+        for exp, seed in _experiments_mod.runs(config, name, group):
+            paths = _experiments_mod.run_paths(name, exp, seed, DS(name)["evaluation"]["tal_protocols"])
+            files += [paths["run"], paths["epochs"], paths["model"], paths["proposals_csv"], paths["tad"]]
+            files += list(paths["tal"].values())
+    return files
+
+
+def report_ablations_flag(name):
+    """The report shows Figure 2 only once the ablations table exists (a target of its own)."""
+    path = f"results/{name}_ablations.csv"
+    return f"--ablations {path}" if os.path.exists(path) else ""
