@@ -241,12 +241,13 @@ def _imported_dataset(tmp_path, kinds):
         "labels": {"kinds": kinds},
         "evaluation": {"videos": "thumos14-213", "predictions": {
             "rtd": {"path": "results/pub/proposals/rtd.csv", "kind": "proposals", "protocol": "thumos14"}}},
+        "detect": {"runs": {"rtd_own": {"proposals": "results/pub/proposals/rtd.csv", "classifier": True}}},
     }}}
     write_config(tmp_path, cfg)
     return feats, ids
 
 
-def test_imported_features_plan_cnn_labels_tem_train_and_evaluation_without_any_video(tmp_path, shared_dir):
+def test_imported_features_plan_cnn_labels_tem_train_detection_and_evaluation_without_any_video(tmp_path, shared_dir):
     _imported_dataset(tmp_path, ["cnn"])
     res = snakemake(tmp_path, "-n")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
@@ -254,7 +255,7 @@ def test_imported_features_plan_cnn_labels_tem_train_and_evaluation_without_any_
     assert "decode" not in jobs and "features" not in jobs, jobs
     assert jobs["features_import"] == 2 and jobs["changes"] == 2 and jobs["pseudo_labels"] == 1, jobs
     assert jobs["tem"] == 1 and jobs["train"] == 1 and jobs["proposals"] == 1, jobs
-    assert jobs["evaluate_predictions"] == 1, jobs
+    assert jobs["evaluate_predictions"] == 1 and jobs["classify"] == 1 and jobs["detect"] == 1, jobs
     assert not list(tmp_path.rglob("*.mp4"))
 
 
@@ -281,3 +282,38 @@ def test_a_missing_video_directory_stops_snakemake_before_any_job(tmp_path):
     err = res.stdout + res.stderr
     assert "config key datasets.real.videos.manifest (m.csv): video directory" in err, err[-3000:]
     assert f"{tmp_path}/nowhere not found (2 of the 2 videos are in it)" in err
+
+
+def test_the_true_fps_reaches_the_imported_features_timebase(tmp_path, thumos):
+    from nemi.cli import main
+    from nemi.io.features import FeatureShardReader
+
+    ids = ["video_test_0000273", "video_test_0000950"]  # 29.97 and 25 fps
+    src = tmp_path / "feats"
+    src.mkdir()
+    for v in ids:
+        np.save(src / f"{v}.npy", np.zeros((10, 2048), np.float32))
+    thumos.manifest[thumos.manifest["video_id"].isin(ids)].to_csv(tmp_path / "videos.csv", index=False)
+    assert main(["features", "import", "--source-dir", str(src), "--format", "actionformer", "--stride-frames", "4",
+                 "--window-frames", "16", "--fps", "30", "--manifest", str(tmp_path / "videos.csv"),
+                 "--shard", "shard000", "--shard-size", "2", "--out", str(tmp_path / "f.h5")]) == 0
+    with FeatureShardReader(tmp_path / "f.h5") as r:
+        assert [round(r.timebase(v).fps, 2) for v in ids] == [29.97, 25.0]
+        assert r.attrs("video_test_0000950")["frame_count"] == int(
+            thumos.manifest.set_index("video_id").loc["video_test_0000950", "frame_count"])
+
+
+def test_evaluating_on_training_videos_stops_snakemake_before_any_job(tmp_path):
+    for v in ("a", "b"):
+        (tmp_path / f"{v}.mp4").touch()
+    _manifest(tmp_path / "m.csv", [("a", "a.mp4", "train"), ("b", "b.mp4", "test")])
+    (tmp_path / "eval.txt").write_text("a\nb\n")
+    write_config(tmp_path, {"targets": ["real"], "datasets": {"real": {
+        "videos": {"source": "manifest", "manifest": "m.csv"}, "labels": {"kinds": ["hog"]},
+        "evaluation": {"predictions": {"p": {"path": "p.csv", "kind": "proposals", "protocol": "thumos14",
+                                             "videos": "eval.txt"}}}}}})
+    res = snakemake(tmp_path, "-n")
+    assert res.returncode != 0
+    err = res.stdout + res.stderr
+    assert "config key datasets.real.evaluation.predictions.p.videos (eval.txt): 1 evaluated video(s) are in " \
+           "the manifest's train split: a" in err, err[-3000:]
