@@ -220,6 +220,7 @@ def test_the_activitynet_config_is_rtd_nets_anet_setting():
     assert model.num_queries == 100 and model.boundary_scale == 1.0
     assert train.batch_size == 128 and eff["features"]["snippet_frames"] == 16
     assert eff["train"]["schedules"]["rtd_three_stage"]["stage1"]["lr"] == 5e-5
+    assert eff["evaluation"]["predictions"]["rtd"]["videos"] == "results/anet/proposals/rtd.videos.txt"
 
 
 # --- published features without videos: snakemake -n ---

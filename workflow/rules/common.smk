@@ -155,8 +155,8 @@ def shard_videos(wildcards):
     """The video files of one shard: a decode job depends on its own videos only."""
     if is_synth(wildcards.dataset):
         return [f"results/{wildcards.dataset}/synth/videos.csv"]
-    # Missing videos are left to `nemi decode`, which fails naming them or, with on_error: skip,
-    # records them and goes on; existing ones are inputs so that a replaced video is decoded again.
+    # Missing videos stop the run before any job (nemi.datasets.check_inputs), except with on_error: skip,
+    # when `nemi decode` records them and goes on; existing ones are inputs so that a replaced video is decoded again.
     return [v.path for v in _shard_table(wildcards.dataset)[wildcards.shard] if os.path.exists(v.path)]
 
 
