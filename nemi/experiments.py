@@ -170,7 +170,7 @@ def evaluation_args(dataset_config: Mapping[str, Any], protocol: str, kind: str,
     """``nemi evaluate`` options for an experiment's run: the protocol and the evaluated videos (the
     configured subset, else the test-split videos the proposals were made for)."""
     ev = dataset_config["evaluation"]
-    args = f"--protocol {protocol} --videos {ev['test_videos'] or videos_file}"
+    args = f"--protocol {protocol} --videos {ev['videos'] or videos_file}"
     if kind == "proposals":
         args += f" --fps {ev['default_fps']}"
     return args

@@ -90,10 +90,18 @@ for _name in config["datasets"]:
     DS(_name)
 
 
+_INPUTS_CHECKED = set()
+
+
 @_checked
 def videos(name):
-    """[nemi.datasets.Video] of a dataset; read only when one of its jobs is wanted."""
-    return _ds.video_table(DS(name))
+    """[nemi.datasets.Video] of a dataset; read only when one of its jobs is wanted. Its videos, features
+    and splits are checked then, once: every problem in one message naming the keys, before any job."""
+    table = _ds.video_table(DS(name))
+    if name not in _INPUTS_CHECKED:
+        _ds.check_inputs(DS(name), table)
+        _INPUTS_CHECKED.add(name)
+    return table
 
 
 _SHARDS = {}
@@ -147,8 +155,8 @@ def shard_videos(wildcards):
     """The video files of one shard: a decode job depends on its own videos only."""
     if is_synth(wildcards.dataset):
         return [f"results/{wildcards.dataset}/synth/videos.csv"]
-    # Missing videos are left to `nemi decode`, which fails naming them or, with on_error: skip,
-    # records them and goes on; existing ones are inputs so that a replaced video is decoded again.
+    # Missing videos stop the run before any job (nemi.datasets.check_inputs), except with on_error: skip,
+    # when `nemi decode` records them and goes on; existing ones are inputs so that a replaced video is decoded again.
     return [v.path for v in _shard_table(wildcards.dataset)[wildcards.shard] if os.path.exists(v.path)]
 
 
@@ -210,7 +218,8 @@ def dataset_outputs(name):
     kinds = eff["labels"]["kinds"]
     outs = [f"{out}/pseudo_labels/{kind}.json" for kind in kinds]
     outs += [f"{out}/plots/timeline/{kind}/{s}" for kind in kinds for s in shards(name)]
-    outs += [f"{out}/frames/{s}.skipped.csv" for s in shards(name)]
+    if is_synth(name) or _ds.needs_videos(eff):  # imported features without hog decode nothing
+        outs += [f"{out}/frames/{s}.skipped.csv" for s in shards(name)]
     outs += evaluation_outputs(eff, out) + detect_outputs(eff, out)
     return outs
 
