@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from nemi import __version__
 from nemi.engine import evaluate, train_one_epoch
@@ -209,6 +211,9 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     epochs_done = sum(s.epochs for s in stages[:state["stage"]]) + state["epoch"] if state else 0
     per_rank = params.batch_size // dist.world
     drawn = time.monotonic()
+    # A bar in a terminal; a job's log gets the one line per epoch below instead.
+    bar = tqdm(total=total_epochs, initial=epochs_done, desc=stage, unit="epoch",
+               disable=not (dist.writer and sys.stderr.isatty()))
     for si, st in enumerate(stages):
         if state is not None and si < state["stage"]:
             continue
@@ -238,6 +243,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                                              num_workers=params.workers)
         for epoch in range(start, st.epochs):
             if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
+                bar.close()
                 return None
             t0 = time.perf_counter()
             sampler.set_epoch(epochs_done)
@@ -255,6 +261,8 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                                        per_rank)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
+            bar.update(1)
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("train_loss", "val_sum_ar") if k in row})
             shown = ["train_loss", "val_loss", "val_sum_ar"] + [k for k in row if k.startswith("val_AR@")][:3]
             logger.info("%s %s epoch %d/%d (%d/%d in all): %s; %.1f s, ETA %s", stage, st.name, epoch + 1,
                         st.epochs, epochs_done, total_epochs,
@@ -281,6 +289,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
             if dist.world > 1:
                 torch.distributed.barrier()  # rank 0 has written the best weights before anyone reads them
             model.load_state_dict(load_checkpoint(run_dir / f"best_{st.name}.pt", mp)[0].state_dict())
+    bar.close()
     final = stages[-1].model_params(config["model"])
     if not dist.writer:
         return model
