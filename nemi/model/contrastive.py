@@ -44,6 +44,28 @@ def window_contrastive_loss(queries: Tensor, b: int, b_prime: int, temperature: 
     return F.cross_entropy(logits.masked_fill(own, float("-inf")), torch.flip(anchors, [0]))
 
 
+def padded_contrastive_loss(queries: Tensor, valid: Tensor, pairs: Tensor, temperature: float = 1.0) -> Tensor:
+    """Eq. 4 of several windows at once, the mean over them (each the mean of its two directions).
+
+    queries: (B, N, d), window w's matched queries in its rows where ``valid`` (B, N) is True (the
+    rest is padding, left out of every sum). pairs: (B, 2) int64 rows of b and b'. Every window must
+    have its pair among its valid rows and at least one more valid row (a negative); B >= 1.
+    One batched computation, not a loop: the term costs a handful of kernels whatever B is.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, not {temperature}")
+    batch, n, _ = queries.shape
+    rows = torch.arange(batch, device=queries.device)
+    unit = F.normalize(queries, dim=-1)
+    anchors = unit[rows[:, None], pairs]  # (B, 2, d): q_b, q_b'
+    logits = torch.einsum("bkd,bnd->bkn", anchors, unit) / temperature  # (B, 2, N)
+    columns = torch.arange(n, device=queries.device)
+    left_out = ~valid[:, None, :] | (columns[None, None, :] == pairs[:, :, None])  # padding and the anchor itself
+    logits = logits.masked_fill(left_out, float("-inf"))
+    positives = pairs.flip(1)  # b -> b', b' -> b
+    return F.cross_entropy(logits.reshape(2 * batch, n), positives.reshape(-1))
+
+
 def contrastive_loss(queries: Sequence[Tensor], pairs: Sequence[tuple[int, int] | None],
                      temperature: float = 1.0) -> tuple[Tensor, int]:
     """Eq. 4 averaged over the windows of a batch that have a pair and a negative.
@@ -55,11 +77,19 @@ def contrastive_loss(queries: Sequence[Tensor], pairs: Sequence[tuple[int, int] 
     """
     if len(queries) != len(pairs):
         raise ValueError(f"{len(queries)} query sets for {len(pairs)} pairs")
-    terms = [window_contrastive_loss(q, b, bp, temperature)
-             for q, pair in zip(queries, pairs) if pair is not None and len(q) >= 3 for b, bp in [pair]]
-    skipped = len(pairs) - len(terms)
-    if not terms:
+    used = [i for i, (q, pair) in enumerate(zip(queries, pairs)) if pair is not None and len(q) >= 3]
+    for i in used:
+        b, bp = pairs[i]
+        if not (0 <= b < len(queries[i]) and 0 <= bp < len(queries[i])) or b == bp:
+            raise ValueError(f"window {i}: b = {b} and b' = {bp} must be two different rows of "
+                             f"{len(queries[i])} queries")
+    skipped = len(pairs) - len(used)
+    if not used:
         # Zero times the queries, not a constant: the graph (and DDP's view of used parameters) stays the same.
         zero = torch.stack([q.sum() for q in queries]).sum() * 0.0 if len(queries) else torch.zeros(())
         return zero, skipped
-    return torch.stack(terms).mean(), skipped
+    padded = torch.nn.utils.rnn.pad_sequence([queries[i] for i in used], batch_first=True)
+    lengths = torch.tensor([len(queries[i]) for i in used], device=padded.device)
+    valid = torch.arange(padded.shape[1], device=padded.device)[None, :] < lengths[:, None]
+    index = torch.tensor([pairs[i] for i in used], dtype=torch.int64, device=padded.device)
+    return padded_contrastive_loss(padded, valid, index, temperature), skipped

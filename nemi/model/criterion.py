@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nemi.model.contrastive import contrastive_loss
+from nemi.model.contrastive import padded_contrastive_loss
 from nemi.model.matcher import HungarianMatcher, Indices, pred_segments
 from nemi.segments import cw_to_se, tiou, tiou_paired
 
@@ -186,24 +186,38 @@ class SetCriterion(nn.Module):
         """
         if "queries" not in outputs:
             raise ValueError("the contrastive loss needs the model's 'queries' output (decoder states)")
-        queries, pairs = [], []
+        states = outputs["queries"]
+        windows, rows, pairs = [], [], []
         for w, (t, (q_idx, t_idx)) in enumerate(zip(targets, indices)):
-            query_of: dict[int, int] = {}
-            for q, j in zip(q_idx.tolist(), t_idx.tolist()):
-                query_of.setdefault(j, q)  # the Hungarian pair comes first
-            order = sorted(query_of)
-            queries.append(outputs["queries"][w, [query_of[j] for j in order]])
             pair = t.get("pair")
             b, b_prime = (-1, -1) if pair is None else (int(pair[0]), int(pair[1]))
             if b < 0 and b_prime < 0:
-                pairs.append(None)
                 continue
             n = len(t["boxes"])
             if not (0 <= b < n and 0 <= b_prime < n) or b == b_prime:
                 raise ValueError(f"window {w}: pair ({b}, {b_prime}) must name two of its {n} targets")
-            pairs.append((order.index(b), order.index(b_prime)) if b in query_of and b_prime in query_of else None)
-        loss, skipped = contrastive_loss(queries, pairs, self.contrastive_temperature)
-        return {"loss_con": loss, "con_skipped": torch.tensor(float(skipped), device=loss.device)}
+            query_of: dict[int, int] = {}
+            for q, j in zip(q_idx.tolist(), t_idx.tolist()):
+                query_of.setdefault(j, q)  # the Hungarian pair comes first
+            if len(query_of) < 3 or b not in query_of or b_prime not in query_of:
+                continue
+            order = sorted(query_of)
+            windows.append(w)
+            rows.append([query_of[j] for j in order])
+            pairs.append((order.index(b), order.index(b_prime)))
+        skipped = len(targets) - len(windows)
+        if not windows:
+            loss = states.sum() * 0.0  # keeps the graph: every step has the same parameters in use
+        else:
+            # One gather into a padded (windows, most matches, d) block, then one batched loss.
+            width = max(len(r) for r in rows)
+            index = torch.tensor([r + [0] * (width - len(r)) for r in rows], device=states.device)
+            lengths = torch.tensor([len(r) for r in rows], device=states.device)
+            valid = torch.arange(width, device=states.device)[None, :] < lengths[:, None]
+            picked = states[torch.tensor(windows, device=states.device)[:, None], index]
+            loss = padded_contrastive_loss(picked, valid, torch.tensor(pairs, device=states.device),
+                                           self.contrastive_temperature)
+        return {"loss_con": loss, "con_skipped": torch.tensor(float(skipped), device=states.device)}
 
     def _sample_completeness(self, target: Tensor) -> Tensor:
         positive = torch.nonzero(target > self.positive_tiou).flatten()
