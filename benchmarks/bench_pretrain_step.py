@@ -67,28 +67,33 @@ def main() -> None:
         cursor += args.batch
         return [ds.window(int(i)) for i in idx]
 
-    def step(nemi: bool) -> tuple[float, float, float, int]:
-        """(step s, re-assembling s, contrastive fwd+bwd s alone, windows without a pair)."""
+    def step(nemi: bool) -> tuple[list[float], float, int]:
+        """([data, forward, criterion, backward + AdamW, step] s, contrastive fwd+bwd s alone, windows without a pair).
+
+        data = window slicing, re-assembling (NEMI) and collate.
+        """
         t0 = time.perf_counter()
         items = next_items()
-        t_re = time.perf_counter()
         if nemi:
             done = [reassemble(it, rng, rp) for it in items]
             items, pairs = [d for d, _ in done], [p for _, p in done]
-        t_re = time.perf_counter() - t_re
         batch = collate(items)
         targets = [{k: v.to(dev) for k, v in t.items()} for t in batch["targets"]]
         if nemi:
             for t, p in zip(targets, pairs):
                 t["pair"] = torch.tensor(p if p is not None else (-1, -1), device=dev)
+        t_data = time.perf_counter()
         out = model(batch["features"].to(dev), batch["boundary"].to(dev), batch["mask"].to(dev))
+        t_fwd = time.perf_counter()
         crit = nemi_crit if nemi else plain_crit
         loss = weighted_total(crit(out, targets), crit.weight_dict)
+        t_crit = time.perf_counter()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
         opt.step()
-        elapsed = time.perf_counter() - t0
+        t_end = time.perf_counter()
+        phases = [t_data - t0, t_fwd - t_data, t_crit - t_fwd, t_end - t_crit, t_end - t0]
         t_con = 0.0
         if nemi:  # the term alone, on detached copies of this step's outputs (matching included)
             last = {k: v.detach().requires_grad_(True) for k, v in out.items() if k != "aux_outputs"}
@@ -100,16 +105,15 @@ def main() -> None:
             t2 = time.perf_counter()
             nemi_crit.matcher(last, targets)
             t_con -= time.perf_counter() - t2
-        return elapsed, t_re, max(t_con, 0.0), sum(p is None for p in pairs) if nemi else 0
+        return phases, max(t_con, 0.0), sum(p is None for p in pairs) if nemi else 0
 
     step(False)
     step(True)
-    plain, nemi, re_s, con_s, no_pair = [], [], [], [], 0
+    plain, nemi, con_s, no_pair = [], [], [], 0
     for _ in range(args.steps):
         plain.append(step(False)[0])
-        s, r, c, n = step(True)
-        nemi.append(s)
-        re_s.append(r)
+        phases, c, n = step(True)
+        nemi.append(phases)
         con_s.append(c)
         no_pair += n
     # re-assembling alone, over more batches (it is cheap)
@@ -120,19 +124,25 @@ def main() -> None:
             reassemble(it, rng, rp)
     re_alone = (time.perf_counter() - t0) / 20
 
-    p_ms, n_ms = 1000 * np.median(plain), 1000 * np.median(nemi)
+    plain_ms, nemi_ms = 1000 * np.array(plain), 1000 * np.array(nemi)  # (steps, 5 phases)
+    p_ms, n_ms = np.median(plain_ms[:, -1]), np.median(nemi_ms[:, -1])
     parts = 1000 * (re_alone + np.median(con_s))
+    paired = np.median((nemi_ms[:, -1] - plain_ms[:, -1]) / plain_ms[:, -1])
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads, device {dev}; batch {args.batch}, mode {args.mode}, "
           f"{args.steps} timed steps of each kind; {len(ds)} windows; windows without a pair: "
           f"{no_pair}/{args.steps * args.batch}")
-    print("| step | ms/step (median) | all timed steps, ms | overhead vs plain |")
-    print("|---|---:|---|---:|")
-    print(f"| plain RTD-Net | {p_ms:.0f} | {', '.join(f'{1000 * x:.0f}' for x in plain)} | |")
-    print(f"| re-assembling + contrastive | {n_ms:.0f} | {', '.join(f'{1000 * x:.0f}' for x in nemi)} | "
-          f"{100 * (n_ms - p_ms) / p_ms:+.1f}% |")
+    print("| step | ms/step (median) | data | forward | criterion | backward + AdamW | every timed step, ms "
+          "| overhead vs plain |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    for name, ms, extra in (("plain RTD-Net", plain_ms, ""),
+                            ("re-assembling + contrastive", nemi_ms,
+                             f"{100 * (n_ms - p_ms) / p_ms:+.1f}% (medians), {100 * paired:+.1f}% (paired)")):
+        med = np.median(ms, axis=0)
+        print(f"| {name} | {med[-1]:.0f} | {med[0]:.0f} | {med[1]:.0f} | {med[2]:.0f} | {med[3]:.0f} | "
+              f"{', '.join(f'{x:.0f}' for x in ms[:, -1])} | {extra} |")
     print(f"| parts alone: re-assembling {args.batch} windows {1000 * re_alone:.1f} ms, contrastive term "
-          f"fwd+bwd {1000 * np.median(con_s):.1f} ms | {parts:.1f} | | {100 * parts / p_ms:+.2f}% |")
+          f"fwd+bwd {1000 * np.median(con_s):.1f} ms | {parts:.1f} | | | | | | {100 * parts / p_ms:+.2f}% |")
 
 
 if __name__ == "__main__":
