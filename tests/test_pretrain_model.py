@@ -174,6 +174,19 @@ def test_criterion_contrastive_equals_the_loss_on_matched_queries():
     assert float(plain["loss_con"]) == 0 and float(plain["con_skipped"]) == 4
 
 
+def test_relaxed_matching_uses_each_targets_hungarian_query():
+    out = _outputs(2, 8, 32, 1)
+    targets = [_target([[0.1, 0.3], [0.3, 0.5], [0.5, 0.6], [0.7, 0.9]], (1, 3)),
+               _target([[0.0, 0.2], [0.4, 0.5], [0.6, 0.8]], (2, 0))]
+    relaxed = build_criterion(tiny(losses=["contrastive"], relaxed_matching=True, contrastive_temperature=0.5))
+    plain = build_criterion(tiny(losses=["contrastive"], contrastive_temperature=0.5))
+    last = {k: v for k, v in out.items() if k != "aux_outputs"}
+    extra = [len(q) - len(set(t.tolist())) for q, t in relaxed.matcher(last, targets)]
+    assert sum(extra) > 0  # the relaxed matching did add best-tIoU queries here
+    expected, _ = _by_hand(out, targets, plain.matcher(last, targets))
+    torch.testing.assert_close(relaxed(out, targets)["loss_con"], expected)
+
+
 def test_criterion_contrastive_bad_input():
     crit = build_criterion(tiny(losses=["contrastive"]))
     out = _outputs(1, 8, 32, 1)
