@@ -6,6 +6,7 @@ import json
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from nemi.cli import main
@@ -72,4 +73,27 @@ def test_none_and_change_priors(dataset):
 def test_no_annotated_training_video_is_an_error(dataset, capsys):
     (dataset / "gt.csv").write_text("video_id,t_start,t_end,label\nv3,1,2,act\n")
     assert _run(dataset) == 2
-    assert "no annotated training video" in capsys.readouterr().err
+    assert "no video of split(s) ['train'] with segments" in capsys.readouterr().err
+
+
+def test_tem_fits_on_pseudo_labels_of_the_given_splits(dataset):
+    """NEMI pretraining's prior: pseudo activities instead of annotations; the same activities give the same TEM."""
+    gt = pd.read_csv(dataset / "gt.csv")
+    doc = {"schema_version": 1, "dataset": "d", "kind": "hog",
+           "params": {"rule": "tau", "max_activity_frames": 300, "min_activity_frames": 2},
+           "source": {"stage": "labels", "nemi_version": "0", "git_sha": "x", "created_utc": "now", "inputs": []},
+           "videos": {r.video_id: {"duration_s": 60.0, "n_steps": 1800, "step_s": 1 / 30, "activities": [[r.t_start, r.t_end]]}
+                      for r in gt.itertuples()}}
+    (dataset / "p.json").write_text(json.dumps(doc))
+    params = json.dumps({"hidden_dim": 8, "epochs": 2, "batch_size": 4, "version": 1})
+    assert _run(dataset, "--params", params) == 0
+    by_gt = {v: s.start.copy() for v, s in read_boundary(dataset / "b.h5")[1].items()}
+    args = ["tem", "--features", str(dataset / "f.h5"), "--manifest", str(dataset / "videos.csv"),
+            "--pseudo-labels", str(dataset / "p.json"), "--window-steps", "20", "--stride", "10",
+            "--out", str(dataset / "p.h5"), "--params", params]
+    assert main(args) == 0
+    by_pseudo = read_boundary(dataset / "p.h5")[1]
+    assert all(np.array_equal(by_gt[v], s.start) for v, s in by_pseudo.items())
+    assert main([*args, "--splits", "train", "test"]) == 0  # the transductive choice fits on the test video too
+    assert not all(np.array_equal(by_gt[v], s.start) for v, s in read_boundary(dataset / "p.h5")[1].items())
+    assert main([*args, "--ground-truth", str(dataset / "gt.csv")]) == 2  # one kind of segment, not both

@@ -76,8 +76,8 @@ class PretrainWindows(torch.utils.data.Dataset):
     without the contrastive term, which counts it.
     """
 
-    def __init__(self, windows: WindowDataset, params: PretrainParams) -> None:
-        self.windows, self.params, self.epoch = windows, params, 0
+    def __init__(self, windows: WindowDataset, params: PretrainParams, num_queries: int) -> None:
+        self.windows, self.params, self.epoch, self.num_queries = windows, params, 0, num_queries
         self.records, self.videos = windows.records, windows.videos
         self.reassembly = None if params.reassemble == "off" else ReassembleParams(
             mode=params.reassemble, min_fraction=params.crop_min_fraction, max_fraction=params.crop_max_fraction,
@@ -97,7 +97,10 @@ class PretrainWindows(torch.utils.data.Dataset):
             item, pair = reassemble(item, rng, self.reassembly)
         item["pair"] = np.asarray(pair if pair is not None else NO_PAIR, np.int64)
         if self.params.query_strategy == "activity_query":
-            item["activity_features"] = pool_activities(item["features"], item["boxes"], len(item["features"]))
+            # One query per activity, in window order; a window with more activities than queries
+            # gives its first ones (the rest are still targets, found by the learned queries).
+            boxes = item["boxes"][:self.num_queries]
+            item["activity_features"] = pool_activities(item["features"], boxes, len(item["features"]))
         return item
 
 

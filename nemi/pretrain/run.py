@@ -34,7 +34,15 @@ def pretrain(features, boundary, activities: Annotations, activity_table: pd.Dat
                              video_ids=held) if held else None)
     run = {"n_train_videos": len(trained), "n_holdout_videos": len(held), "holdout_videos": held,
            "splits": list(params.splits), "transductive": params.transductive, **dict(record or {})}
-    return fit(PretrainWindows(windows, params), holdout, activity_table[activity_table["video_id"].isin(held)],
-               fitting, params.model_section(model_section), out_dir, run_dir=run_dir,
+    model = params.model_section(model_section)
+    source = PretrainWindows(windows, params, int(model.get("num_queries") or _default_queries()))
+    return fit(source, holdout, activity_table[activity_table["video_id"].isin(held)],
+               fitting, model, out_dir, run_dir=run_dir,
                stop_after_epochs=stop_after_epochs, collate_fn=collate_pretrain,
                config_extra={"pretrain": as_dict(params)}, record=run, stage="pretrain", version=VERSION)
+
+
+def _default_queries() -> int:
+    from nemi.params import defaults
+
+    return int(defaults("model")["num_queries"])

@@ -1,0 +1,176 @@
+"""NEMI pretraining: pseudo activities as targets, re-assembled windows, fine-tuning from it, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nemi.cli import main
+from nemi.errors import NemiInputError
+from nemi.fit.loop import load_matching
+from nemi.io.manifest import read_splits
+from nemi.io.pseudo_labels import write_pseudo_labels
+from nemi.model import ModelParams, build_model, load_checkpoint
+from nemi.pretrain.data import PretrainWindows, collate_pretrain, pretraining_videos, read_activities
+from nemi.pretrain.params import PretrainParams
+from nemi.pretrain.run import pretrain
+from nemi.train.data import TrainingVideos
+from nemi.train.run import train
+from nemi.windows import WindowParams, build_windows
+from tests.train_data import TB, TINY_MODEL, TINY_TRAIN, synthetic
+
+EPOCHS = {"schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}}}
+# Windows of a whole video (30 steps of 0.8 s), so that each holds three or four activities.
+MODEL = {**TINY_MODEL, "window_steps": 30}
+TRAIN = {**TINY_TRAIN, "window_steps": 30, "train_stride": 10, "test_stride": 10}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _doc(activities: dict[str, list[list[float]]], dataset: str = "d") -> dict:
+    return {"schema_version": 1, "dataset": dataset, "kind": "hog",
+            "params": {"rule": "tau", "max_activity_frames": 300, "min_activity_frames": 2},
+            "source": {"stage": "labels", "nemi_version": "0", "git_sha": "x", "created_utc": "now", "inputs": []},
+            "videos": {v: {"duration_s": 24.0, "n_steps": 240, "step_s": 0.1, "activities": a}
+                       for v, a in activities.items()}}
+
+
+def _activities(n_videos: int = 6) -> dict[str, list[list[float]]]:
+    """Three or four pseudo activities per video (2.4 s to 4 s long) on the 0.8 s grid of train_data.TB."""
+    rng = np.random.default_rng(1)
+    out = {}
+    for i in range(n_videos):
+        starts = np.sort(rng.choice(np.arange(0, 20, 4.8), size=3 + i % 2, replace=False))
+        out[f"v{i}"] = [[float(s), float(s) + 2.4 + 0.8 * (j % 3)] for j, s in enumerate(starts)]
+    return out
+
+
+def _pretrain_params(**kw) -> PretrainParams:
+    return PretrainParams.from_dict({"train": EPOCHS, "crop_min_fraction": 0.5, "crop_max_fraction": 1.0, **kw})
+
+
+def test_pretraining_then_fine_tuning_from_it(tmp_path):
+    feats, bnd, ann, gt = synthetic()
+    write_pseudo_labels(tmp_path / "hog.json", _doc(_activities()))
+    acts, table = read_activities(tmp_path / "hog.json", "d")
+    assert list(table.columns) == ["video_id", "t_start", "t_end", "label"] and set(table["label"]) == {"activity"}
+    p = _pretrain_params(query_strategy="activity_query")
+    pretrain(feats, bnd, acts, table, sorted(feats), p, {**TRAIN, "holdout_share": 0.2}, MODEL, tmp_path / "pre")
+    record = json.loads((tmp_path / "pre" / "run.json").read_text())
+    assert record["config"]["pretrain"]["query_strategy"] == "activity_query"
+    assert record["config"]["model"]["classification"] == "bce" and "contrastive" in record["config"]["model"]["losses"]
+    rows = pd.read_csv(tmp_path / "pre" / "epochs.csv")
+    assert len(rows) == 2 and (rows["train_loss_con"] > 0).all() and "val_AR@100" in rows
+    pre_model, pre_mp = load_checkpoint(tmp_path / "pre" / "model.pt")
+    assert pre_mp.query_strategy == "activity_query" and hasattr(pre_model, "activity_query_proj")
+
+    # Fine-tuning starts from every weight of matching name and shape; the query layer stays behind.
+    tp = {**TRAIN, "holdout_share": 0.0}
+    from nemi.fit.params import TrainParams
+
+    videos = TrainingVideos(sorted(feats), [], [])
+    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
+          init=tmp_path / "pre" / "model.pt", stop_after_epochs=0)
+    ckpt = torch.load(next((tmp_path / "ft" / "runs").iterdir()) / "checkpoint.pt", weights_only=True) \
+        if any((tmp_path / "ft" / "runs").glob("*/checkpoint.pt")) else None
+    assert ckpt is None  # stopped before the first epoch: nothing written
+    model = build_model(ModelParams.from_dict(MODEL))
+    loaded = load_matching(model, tmp_path / "pre" / "model.pt")
+    assert "activity_query_proj.weight" in loaded["not_loaded_from_checkpoint"] and not loaded["not_in_checkpoint"]
+    state = pre_model.state_dict()
+    assert all(torch.equal(model.state_dict()[k], state[k]) for k in loaded["loaded"])
+    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
+          init=tmp_path / "pre" / "model.pt")
+    run = json.loads((tmp_path / "ft" / "run.json").read_text())
+    assert run["initialised"]["n_loaded"] == len(loaded["loaded"]) and run["config"]["init"].endswith("model.pt")
+
+
+def test_windows_are_reassembled_anew_each_epoch_and_reproducibly():
+    feats, bnd, _, _ = synthetic()
+    acts = {v: (np.asarray(a), np.zeros(len(a), np.int64)) for v, a in _activities().items()}
+    base = build_windows(feats, WindowParams(30, 10, 10, None), "train", annotations=acts, boundary=bnd)
+    ds = PretrainWindows(base, _pretrain_params(), num_queries=8)
+    first = [ds[i] for i in range(len(ds))]
+    again = [ds[i] for i in range(len(ds))]
+    assert all(np.array_equal(a["features"], b["features"]) and np.array_equal(a["boxes"], b["boxes"])
+               for a, b in zip(first, again))
+    paired = [w for w in first if w["pair"][0] >= 0]
+    assert paired, "windows with two or more activities get a positive pair"
+    for w in paired:
+        b, bp = w["boxes"][w["pair"]]
+        assert bp[1] <= b[1] + 1e-6  # the crop b' is no longer than (what is left of) b
+    ds.set_epoch(1)
+    later = [ds[i] for i in range(len(ds))]
+    assert any(not np.array_equal(a["boxes"], b["boxes"]) for a, b in zip(first, later)), "drawn anew per epoch"
+    batch = collate_pretrain(first[:3])
+    assert all("pair" in t for t in batch["targets"]) and "model_inputs" not in batch
+
+
+def test_single_activity_window_trains_without_the_contrastive_term():
+    feats, bnd, _, _ = synthetic(n_videos=2)
+    acts = {v: (np.array([[2.0, 5.0]]), np.zeros(1, np.int64)) for v in feats}
+    base = build_windows(feats, WindowParams(10, 5, 5, None), "train", annotations=acts, boundary=bnd)
+    ds = PretrainWindows(base, _pretrain_params(query_strategy="activity_query"), num_queries=4)
+    items = [ds[i] for i in range(len(ds))]
+    assert items and all(tuple(w["pair"]) == (-1, -1) for w in items)
+    batch = collate_pretrain(items)
+    p = _pretrain_params(query_strategy="activity_query")
+    mp = ModelParams.from_dict(p.model_section(TINY_MODEL))
+    from nemi.model import build
+
+    model, criterion, _ = build(mp)
+    out = model(batch["features"], batch["boundary"], batch["mask"], **batch["model_inputs"])
+    losses = criterion(out, batch["targets"])
+    assert float(losses["con_skipped"]) == len(items) and float(losses["loss_con"].detach()) == 0.0
+
+
+def test_bad_pseudo_labels(tmp_path):
+    doc = _doc(_activities(2))
+    doc["videos"]["v0"]["activities"] = [[3.0, 1.0]]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(NemiInputError, match=r"bad\.json.*v0"):
+        read_activities(tmp_path / "bad.json", "d")
+    del doc["videos"]["v0"]["step_s"]
+    (tmp_path / "schema.json").write_text(json.dumps(doc))
+    with pytest.raises(NemiInputError, match=r"schema\.json: not a valid pseudo-label file"):
+        read_activities(tmp_path / "schema.json", "d")
+    write_pseudo_labels(tmp_path / "other.json", _doc(_activities(2), dataset="demo2"))
+    with pytest.raises(NemiInputError, match=r"other\.json: pseudo labels of dataset 'demo2'.*dataset 'demo'"):
+        read_activities(tmp_path / "other.json", "demo")
+
+
+def test_videos_without_activity_are_left_out_and_test_split_needs_transductive(tmp_path, caplog):
+    (tmp_path / "m.csv").write_text("video_id,path,split\nv0,a,train\nv1,b,train\nv2,c,test\n")
+    splits = read_splits(tmp_path / "m.csv")
+    acts = {"v0": (np.array([[1.0, 2.0]]), np.zeros(1, np.int64)), "v1": (np.zeros((0, 2)), np.zeros(0, np.int64)),
+            "v2": (np.array([[1.0, 2.0]]), np.zeros(1, np.int64))}
+    assert pretraining_videos(splits, acts, PretrainParams.from_dict({}), ["v0", "v1", "v2"]) == ["v0"]
+    assert "1 video(s) have no pseudo activity" in caplog.text
+    with pytest.raises(Exception, match="transductive"):
+        PretrainParams.from_dict({"splits": ["train", "test"]})
+    both = PretrainParams.from_dict({"splits": ["train", "test"], "transductive": True})
+    assert pretraining_videos(splits, acts, both, ["v0", "v1", "v2"]) == ["v0", "v2"]
+    with pytest.raises(NemiInputError, match="none of the pseudo labels' 1 videos is in the manifest"):
+        pretraining_videos(splits, {"x9": acts["v0"]}, both, ["v0"])
+
+
+def test_the_pretraining_command_takes_no_annotation_table(tmp_path, capsys):
+    """The data source has no way in for human labels: no flag, and a ground-truth CSV is no pseudo-label file."""
+    (tmp_path / "gt.csv").write_text("video_id,t_start,t_end,label\nv0,1,2,act\n")
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--features", "f.h5", "--boundary", "b.h5", "--pseudo-labels", "p.json", "--manifest",
+              "m.csv", "--dataset", "d", "--out-dir", str(tmp_path), "--ground-truth", str(tmp_path / "gt.csv")])
+    assert "unrecognized arguments: --ground-truth" in capsys.readouterr().err
+    with pytest.raises(NemiInputError, match=r"gt\.csv"):
+        read_activities(tmp_path / "gt.csv", "d")
+    assert TB.fps == 10.0
