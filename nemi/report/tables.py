@@ -252,7 +252,8 @@ def read_table(path: str | os.PathLike, what: str) -> pd.DataFrame:
     if not p.is_file():
         raise NemiInputError(f"{p}: {what} not found")
     try:
-        df = pd.read_csv(p, keep_default_na=False)
+        # Identity columns stay text: "true" is not read as a bool, seeds "0" not as an int.
+        df = pd.read_csv(p, keep_default_na=False, dtype={c: str for c in IDENTITY if c != "n_seeds"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise NemiInputError(f"{p}: {what} is not a readable CSV ({err})") from None
     missing = [c for c in ("experiment", "label", "n_seeds") if c not in df.columns]
