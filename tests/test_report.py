@@ -65,6 +65,11 @@ def _predictions(gt: pd.DataFrame, noise: float, rng: np.random.Generator) -> pd
             shift, stretch = rng.normal(0, noise, 2)
             rows.append((g["video_id"], max(0.0, g["t_start"] + shift), g["t_end"] + shift + abs(stretch) + 0.1,
                          float(rng.uniform(0.2, 1.0)) / (1 + k), g["label"]))
+    for vid in sorted(set(test["video_id"])):
+        # Background proposals with low scores: enough per video that AR@AN is read off the curve up to AN 100.
+        s = rng.uniform(0, 28, 120)
+        rows += [(vid, a, a + b, float(c), lab) for a, b, c, lab in
+                 zip(s, rng.uniform(0.5, 4, 120), rng.uniform(0, 0.1, 120), rng.choice(["A", "B"], 120))]
     return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "score", "label"])
 
 

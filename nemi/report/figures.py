@@ -129,6 +129,7 @@ def attention_figure(weights: np.ndarray, gt_steps: np.ndarray, title: str) -> F
             ax.axvline(b, color="cyan", lw=1.2, ls="--", label="ground-truth boundary" if k == 0 and b == s else None)
     if len(gt_steps):
         ax.legend(fontsize=7, loc="upper right")
+    ax.set_yticks(range(weights.shape[0]))
     ax.set(xlabel="window step", ylabel="query", title=title)
     fig.colorbar(im, ax=ax, label="attention / row max")
     fig.tight_layout()

@@ -26,7 +26,7 @@ CSS = """body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #bbb;padding:3px 6px}
 th{background:#eee}td.num{text-align:right;font-variant-numeric:tabular-nums}tr.paper td{background:#fff7e0}
 .verdict{background:#eef5ff;border-left:4px solid #36c;padding:.5em 1em}.missing{color:#a33}
-figure{margin:1em 0}figcaption{font-size:13px;color:#444}img{max-width:100%}"""
+.scroll{overflow-x:auto}figure{margin:1em 0}figcaption{font-size:13px;color:#444}img{max-width:100%}"""
 
 SCRIPT = """window.addEventListener("load", function () {
   var out = [];
@@ -57,7 +57,8 @@ def _table(df: pd.DataFrame, table_id: str, paper_rows: int = 0) -> str:
         cells = "".join(f'<td class="num">{_esc(v)}</td>' if isinstance(v, (int, float)) or "±" in str(v)
                         else f"<td>{_esc(v)}</td>" for v in row)
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def mean_pm_std(df: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
