@@ -30,8 +30,8 @@ from nemi.io.tables import write_json
 from nemi.model import ModelParams, build_model, save_model
 from nemi.report import figures
 from nemi.report.attention import attention_map, last_layer_cross_attention
-from nemi.report.html import verdict
-from nemi.report.tables import load_index, read_table
+from nemi.report.html import render, verdict
+from nemi.report.tables import load_index, read_table, tad_table, tal_table
 from tests.train_data import TB, TINY_MODEL
 
 VIDEOS = {"v0": "train", "v1": "train", "v2": "test", "v3": "test", "v4": "test"}
@@ -170,7 +170,8 @@ def test_tables_equal_hand_computed_means_and_stds(world):
     for _, row in tad.iterrows():
         docs = [json.loads(open(r["tad"]).read()) for r in index["experiments"][row["experiment"]]["runs"]]
         for t in ("0.7", "0.6", "0.5", "0.4", "0.3"):
-            assert (row[f"mAP@{t}_pct_mean"], row[f"mAP@{t}_pct_std"]) == pytest.approx(_hand([x["mAP"][t] for x in docs]))
+            want = _hand([x["mAP"][t] for x in docs])
+            assert (row[f"mAP@{t}_pct_mean"], row[f"mAP@{t}_pct_std"]) == pytest.approx(want)
         assert row["mAP_avg_pct_mean"] == pytest.approx(_hand([x["average_mAP"] for x in docs])[0])
         assert row["protocol"] == "thumos14" and row["class_scores"] == "built-in classifier" and row["n_videos"] == 3
     assert [c for c in tad.columns if c.startswith("mAP@") and c.endswith("_mean")] == \
@@ -262,7 +263,8 @@ def test_learning_curves_are_means_over_seeds(world):
     for epoch in (1, 4):
         vals = [float(t.loc[t["epoch"] == epoch, "val_AR@50"].iloc[0]) for t in by_seed]
         got = c[50].set_index("epoch").loc[epoch]
-        assert got["mean"] == pytest.approx(statistics.mean(vals)) and got["std"] == pytest.approx(statistics.stdev(vals))
+        assert got["mean"] == pytest.approx(statistics.mean(vals))
+        assert got["std"] == pytest.approx(statistics.stdev(vals))
     assert figures.learning_figure({"rtd": index["experiments"]["rtd"]}) is not None
 
 
@@ -363,3 +365,36 @@ def test_report_opens_in_headless_chromium(world):
 
     assert (rows("tal-table"), rows("tad-table"), rows("ablations-table")) == (3, 3, 3)
     assert rows("paper-table") == 3 + 3 * len(TAL)  # the paper's three rows, ours per proposal protocol
+
+
+def test_activitynet_tables_and_the_papers_table_2(world, tmp_path):
+    """ActivityNet: AR@1..100 and AUC, mAP at 0.5:0.05:0.95, and Table 2 printed beside ours."""
+    gt = pd.read_csv(world / "gt.csv")
+    experiments = {}
+    for name, seeds in (("rtd", (0, 1)), ("nemi_self", (0,))):
+        runs = []
+        for seed in seeds:
+            pred = _predictions(gt, 0.5 + seed, np.random.default_rng(seed))
+            tal, tad = tmp_path / f"{name}{seed}_tal.json", tmp_path / f"{name}{seed}_tad.json"
+            write_json(tal, evaluate_proposals(gt, pred.drop(columns="label"), "activitynet", videos=["v2", "v3"]))
+            write_json(tad, evaluate_detections(gt, pred, "activitynet", videos=["v2", "v3"]))
+            runs.append({"seed": seed, "run": str(world / "rtd" / "seed0" / "run.json"), "epochs": "",
+                         "proposals_csv": "", "tal": {"activitynet": str(tal)}, "tad": str(tad)})
+        experiments[name] = {"group": "table1", "label": name, "ablation": None, "runs": runs,
+                             "pretraining": None if name == "rtd" else {
+                                 "name": "anet_hog", "dataset": "anet", "labels": "hog", "query_strategy": "query",
+                                 "contrastive": True, "reassemble": "insert", "transductive": True}}
+    write_json(tmp_path / "index.json", {
+        "dataset": "anet", "config_hash": "f" * 16, "tal_protocols": ["activitynet"], "tad_protocol": "activitynet",
+        "class_scores": "built-in classifier", "model_note": "tiny", "experiments": experiments})
+    index = load_index(tmp_path / "index.json")
+    tal, tad = tal_table(index), tad_table(index)
+    assert [c for c in tal.columns if c.endswith("_mean")] == [
+        f"activitynet:{m}_pct_mean" for m in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC")]
+    assert [c for c in tad.columns if c.startswith("mAP@") and c.endswith("_mean")] == [
+        f"mAP@{t}_pct_mean" for t in ("0.95", "0.9", "0.85", "0.8", "0.75", "0.7", "0.65", "0.6", "0.55", "0.5")]
+    docs = [json.loads(open(r["tal"]["activitynet"]).read()) for r in experiments["rtd"]["runs"]]
+    assert tal.loc[0, "activitynet:AR@1_pct_std"] == pytest.approx(_hand([d["AR@AN"]["1"] for d in docs])[1])
+    page = render(index, tal, tad, None, [])
+    assert "as printed in the paper" in page and "33.05" in page and "65.20" in page and "40.10" not in page
+    assert "On anet, nemi_self (nemi_self) is " in page

@@ -103,8 +103,11 @@ def _html(args: argparse.Namespace) -> int:
             raise NemiInputError(f"{path}: experiments {sorted(df['experiment'])} but the index has "
                                  f"{sorted(table1)}: run `nemi report tables` again")
     abl = read_table(args.ablations, "ablation table") if args.ablations else None
-    fp = FigureParams(**{k: v for k, v in (("timeline_videos", args.timeline_videos),
-                                           ("top_proposals", args.top_proposals)) if v is not None})
+    try:
+        fp = FigureParams(**{k: v for k, v in (("timeline_videos", args.timeline_videos),
+                                               ("top_proposals", args.top_proposals)) if v is not None})
+    except ValueError as err:
+        raise NemiInputError(str(err)) from None
     blocks = []
     uri = F.png_data_uri(F.ablation_figure(abl)) if abl is not None else None
     blocks.append(figure_block("figure2", uri, "Figure 2: ablations, mAP (%) against tIoU, one panel per kind; "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import numbers
 import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -54,7 +55,7 @@ def _table(df: pd.DataFrame, table_id: str, paper_rows: int = 0) -> str:
     body = []
     for i, (_, row) in enumerate(df.iterrows()):
         cls = ' class="paper"' if i < paper_rows else ""
-        cells = "".join(f'<td class="num">{_esc(v)}</td>' if isinstance(v, (int, float)) or "±" in str(v)
+        cells = "".join(f'<td class="num">{_esc(v)}</td>' if isinstance(v, numbers.Number) or "±" in str(v)
                         else f"<td>{_esc(v)}</td>" for v in row)
         body.append(f"<tr{cls}>{cells}</tr>")
     return (f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
@@ -97,7 +98,8 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
 
     RTD-Net is the experiment ``rtd`` (else the first row without pretraining); NEMI rows are those
     with a pretraining, ``nemi_self`` first. Compared: mean AR@100 (first protocol that has it) and
-    mean average mAP, with each side's seed std.
+    mean average mAP, with each side's seed std; "better" needs a higher mean on both, and a
+    difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2).
     """
     rtd_tal = _find(tal, "rtd", lambda d: d["pretraining"] == "none")
     if rtd_tal is None:
@@ -195,6 +197,8 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
                   _table(df, "paper-table", paper_rows=n_paper)]
     if ablations is not None:
         parts += ["<h2>Ablations (TAD)</h2>",
+                  "<p>Rows marked reference are the Table 1 rows pretrained on this dataset itself (the "
+                  "default switches); Figure 2 draws them in every panel.</p>",
                   _table(mean_pm_std(ablations, ["ablation"] + keep + ["n_videos"]), "ablations-table")]
     parts += ["<h2>Figures</h2>", *figures, '<h3>Figure check</h3><pre id="figure-check">(script not run)</pre>']
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

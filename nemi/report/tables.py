@@ -21,7 +21,9 @@ Snakemake workflow writes them)::
 
 ``run`` is the training's ``run.json`` (``select``, ``selection``, ``config_hash``); ``tal`` and
 ``tad`` are what ``nemi evaluate proposals|detections --json`` writes; ``epochs`` is the
-training's ``epochs.csv``. A group ``ablations`` entry names its ``ablation`` kind.
+training's ``epochs.csv`` (Figure 3 reads its ``val_AR@<n>`` columns); ``model`` (read only for
+the attention map) and ``proposals_csv`` (the timelines) are read by ``nemi report html``. A
+group ``ablations`` entry names its ``ablation`` kind. ``pretraining.epochs_csv`` is not read yet.
 
 Tables (every metric in percent, rounded to 2 decimals, so the columns are named ``..._pct_*``;
 ``_mean`` and ``_std`` are over the experiment's seeds, std the sample standard deviation
