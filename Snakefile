@@ -19,10 +19,12 @@ include: "workflow/rules/changes.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/tem.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/proposals.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

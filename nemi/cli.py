@@ -25,6 +25,7 @@ STAGE_MODULES = (
     "nemi.tem.cli",
     "nemi.model.cli",
     "nemi.train.cli",
+    "nemi.pretrain.cli",
     "nemi.proposals.cli",
     "nemi.detect.cli",
     "nemi.evaluation.cli",

@@ -11,6 +11,9 @@ for paths and parameters, so that one DAG holds several datasets.
 from __future__ import annotations
 
 import copy
+import logging
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,8 +26,9 @@ from nemi.errors import NemiConfigError
 from nemi.params import schema
 
 STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect",
-                  "model", "tem", "train", "proposals")
+                  "model", "tem", "train", "pretrain", "proposals")
 RESULTS = "results"
+log = logging.getLogger("nemi.datasets")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,6 +77,10 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     if eff["videos"]["source"] == "synth" and "synth" not in eff:
         eff["synth"] = {}
         validator.validate(eff)
+    # The dataset's evaluated videos (a Thumos14 subset, say) are written once, for every entry that names none.
+    for e in eff["evaluation"]["predictions"].values():
+        if e.get("videos") is None:
+            e["videos"] = eff["evaluation"]["videos"]
     return eff
 
 
@@ -131,3 +139,132 @@ def video_table(eff: Mapping[str, Any]) -> tuple[Video, ...]:
         raise NemiConfigError(f"config: datasets.{eff['dataset']}.videos.manifest: {path} not found "
                               f"(a CSV video_id,path,split of the dataset's videos)")
     return _manifest_table(path, Path(path).stat().st_mtime)
+
+
+# --- Checks before any job: what a dataset's jobs read must be there, and the splits must not overlap. ---
+
+TRAIN_SPLIT, TEST_SPLIT = "train", "test"
+_FIRST = 10
+
+
+def _first(ids: list[str]) -> str:
+    more = f" and {len(ids) - _FIRST} more" if len(ids) > _FIRST else ""
+    return ", ".join(ids[:_FIRST]) + more
+
+
+def needs_videos(eff: Mapping[str, Any]) -> bool:
+    """Whether the dataset's jobs decode its videos: always when features are extracted; with imported
+    features only for the HOG decomposition, which reads frames."""
+    if eff["videos"]["source"] == "synth":
+        return False
+    return eff["features"]["source"] != "import" or "hog" in eff["labels"]["kinds"]
+
+
+def check_inputs(eff: Mapping[str, Any], videos: tuple[Video, ...]) -> None:
+    """Every problem with a dataset's inputs in one NemiConfigError naming the config keys, before any job:
+    a test split that points at training videos, a missing video directory, missing videos (how many, the
+    first ten), a missing feature directory or missing feature files. Missing videos with
+    ``videos.on_error: skip`` are only logged: decode records them."""
+    if eff["videos"]["source"] == "synth":
+        return
+    key = f"datasets.{eff['dataset']}"
+    files = {v.video_id: _file_id(v.path) for v in videos}  # one stat per video: ActivityNet has ~20k
+    _check_splits(eff, videos, files, key)
+    problems = []
+    if eff["features"]["source"] == "import":
+        problems += _missing_features(eff, videos, key)
+    if needs_videos(eff):
+        problems += _missing_videos(eff, [v for v in videos if files[v.video_id][0] != "file"], len(videos), key)
+    if problems:
+        raise NemiConfigError("\n".join(problems))
+
+
+def _file_id(path: str) -> tuple[str, Any]:
+    """("file", (device, inode)) of an existing file, so that links and symlinks compare equal; else
+    ("missing", the normalised path)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing", os.path.normpath(path)
+    return ("file", (st.st_dev, st.st_ino)) if stat.S_ISREG(st.st_mode) else ("missing", os.path.normpath(path))
+
+
+def _missing_videos(eff: Mapping[str, Any], missing: list[Video], n_videos: int, key: str) -> list[str]:
+    if not missing:
+        return []
+    manifest = eff["videos"]["manifest"]
+    imported = eff["features"]["source"] == "import"
+    why = (" (labels.kinds has hog: the HOG decomposition needs the raw videos, which features.source: import "
+           "does not give; leave hog out of labels.kinds to run from the imported features alone)") if imported else ""
+    absent = sorted({d for d in {os.path.dirname(v.path) for v in missing} if not os.path.isdir(d)})
+    if absent:
+        n = sum(os.path.dirname(v.path) in set(absent) for v in missing)
+        return [f"config key {key}.videos.manifest ({manifest}): video directory {absent[0]} not found "
+                f"({n} of the {n_videos} videos are in it" + (f"; {len(absent) - 1} more directories missing"
+                                                                  if len(absent) > 1 else "") + f"){why}"]
+    msg = (f"config key {key}.videos.manifest ({manifest}): {len(missing)} of {n_videos} videos not found: "
+           f"{_first([v.video_id for v in missing])} (e.g. {missing[0].path}){why}")
+    if eff["videos"]["on_error"] == "skip" and not imported:
+        log.warning("%s; videos.on_error is skip: decode records them in frames/<shard>.skipped.csv", msg)
+        return []
+    return [msg]
+
+
+def _missing_features(eff: Mapping[str, Any], videos: tuple[Video, ...], key: str) -> list[str]:
+    from nemi.errors import NemiInputError
+    from nemi.features.imported import feature_file
+
+    imp = eff["features"]["import"]
+    d = imp["dir"]
+    if not d or not Path(d).is_dir():
+        return [f"config key {key}.features.import.dir (or features.import.dir): feature directory {d} not found "
+                f"(features.source is import)"]
+    missing = []
+    for v in videos:
+        try:
+            feature_file(Path(d), v.video_id, imp["format"])
+        except NemiInputError:
+            missing.append(v.video_id)
+    if not missing:
+        return []
+    return [f"config key {key}.features.import.dir ({d}): {len(missing)} of {len(videos)} videos have no "
+            f"{imp['format']} feature file: {_first(missing)}"]
+
+
+def _check_splits(eff: Mapping[str, Any], videos: tuple[Video, ...], files: dict[str, tuple[str, Any]],
+                  key: str) -> None:
+    """Refuse a test split that points at training videos: one file (path, link or symlink) under both
+    splits, or evaluated videos (evaluation.videos, evaluation.predictions.<name>.videos) that are
+    training videos."""
+    splits_of: dict[tuple[str, Any], dict[str, str]] = {}
+    for v in videos:
+        if v.split in (TRAIN_SPLIT, TEST_SPLIT):
+            splits_of.setdefault(files[v.video_id], {})[v.split] = v.video_id
+    both = [ids for ids in splits_of.values() if len(ids) == 2]
+    if both:
+        e = both[0]
+        raise NemiConfigError(f"config key {key}.videos.manifest ({eff['videos']['manifest']}): {len(both)} video "
+                              f"file(s) are in both the train and the test split, e.g. {e[TRAIN_SPLIT]} (train) "
+                              f"and {e[TEST_SPLIT]} (test): the test split must not point at training videos")
+    train = {v.video_id for v in videos if v.split == TRAIN_SPLIT}
+    specs = [(f"{key}.evaluation.videos", eff["evaluation"]["videos"])]
+    specs += [(f"{key}.evaluation.predictions.{n}.videos", e.get("videos"))
+              for n, e in eff["evaluation"]["predictions"].items()]
+    for where, spec in specs:
+        ids = _evaluated_ids(spec, [v.video_id for v in videos])
+        overlap = sorted(set(ids or ()) & train)
+        if overlap:
+            raise NemiConfigError(f"config key {where} ({spec}): {len(overlap)} evaluated video(s) are in the "
+                                  f"manifest's train split: {_first(overlap)}; never evaluate on training videos")
+
+
+def _evaluated_ids(spec: str | None, all_ids: list[str]) -> list[str] | None:
+    """The ids a videos spec names, or None where it names none now (null, or a file a rule writes)."""
+    from nemi.io.annotations.subsets import THUMOS14_TEST_OMITTED, thumos14_test_subset
+
+    if not spec:
+        return None
+    if spec.removeprefix("thumos14-") in THUMOS14_TEST_OMITTED:
+        return thumos14_test_subset(spec, all_ids)
+    p = Path(spec)
+    return [line.strip() for line in p.read_text().splitlines() if line.strip()] if p.is_file() else None

@@ -1,8 +1,10 @@
 """``train_one_epoch`` and ``evaluate``, in the DETR manner: no model building, no loss arithmetic
 beyond the weighted sum the criterion's ``weight_dict`` defines.
 
-A batch is ``nemi.windows.collate``'s dict. On a GPU with bfloat16 the forward pass runs under
-autocast (the criterion computes its losses in float32); on the CPU everything is float32.
+A batch is ``nemi.windows.collate``'s dict, optionally with ``model_inputs``: further keyword
+inputs of the model, which the training loop passes on (evaluation never does). On a GPU with
+bfloat16 the forward pass runs under autocast (the criterion computes its losses in float32); on
+the CPU everything is float32.
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ def _inputs(batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tens
             batch["mask"].to(device, non_blocking=True), targets)
 
 
+def _extra(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    """Further model inputs a data source adds under ``model_inputs`` (pretraining's activity queries)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.get("model_inputs", {}).items()}
+
+
+def _is_count(key: str) -> bool:
+    """Loss-dict entries that count windows (``con_skipped``): summed over an epoch, not averaged."""
+    return key.startswith("con_skipped")
+
+
+def _means(sums: dict[str, float], n: int) -> dict[str, float]:
+    return {k: v if _is_count(k) else v / n for k, v in sums.items()}
+
+
 def weighted_total(loss_dict: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
     return sum(loss_dict[k] * w for k, w in weights.items() if k in loss_dict)
 
@@ -51,7 +67,7 @@ def train_one_epoch(model: torch.nn.Module, criterion: torch.nn.Module, loader: 
     for batch in loader:
         features, boundary, mask, targets = _inputs(batch, device)
         with autocast(device):
-            outputs = model(features, boundary, mask)
+            outputs = model(features, boundary, mask, **_extra(batch, device))
         loss_dict = criterion(outputs, targets)
         total = weighted_total(loss_dict, weights)
         value = total.item()
@@ -75,10 +91,10 @@ def train_one_epoch(model: torch.nn.Module, criterion: torch.nn.Module, loader: 
         n += b
         sums["loss"] += value * b
         for k, v in loss_dict.items():
-            sums[k] += v.item() * b
+            sums[k] += v.item() if _is_count(k) else v.item() * b
     if n == 0:
         raise ValueError("train_one_epoch: the loader gave no batches")
-    return {k: v / n for k, v in sums.items()}
+    return _means(sums, n)
 
 
 @torch.no_grad()
@@ -106,7 +122,7 @@ def evaluate(model: torch.nn.Module, criterion: torch.nn.Module | None, postproc
             n += b
             sums["loss"] += weighted_total(loss_dict, criterion.weight_dict).item() * b
             for k, v in loss_dict.items():
-                sums[k] += v.item() * b
+                sums[k] += v.item() if _is_count(k) else v.item() * b
         result = postprocess(outputs)
         for j, i in enumerate(batch["index"].tolist()):
             se = dataset.to_seconds(i, outputs["pred_boxes"][j])  # clipped to the window, as the reference
@@ -115,4 +131,4 @@ def evaluate(model: torch.nn.Module, criterion: torch.nn.Module | None, postproc
     logger.debug("evaluated %d windows", sum(len(r) > 0 for r in rows))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["video_id", "t_start", "t_end",
                                                                                     "score"])
-    return {k: v / n for k, v in sums.items()} if n else {}, table
+    return _means(sums, n) if n else {}, table

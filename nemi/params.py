@@ -151,3 +151,16 @@ def from_args(cls: type[T], args: argparse.Namespace) -> T:
         if value is not None:
             raw[name] = value
     return build(cls, raw)
+
+
+def json_object(text: str | None, flag: str) -> dict:
+    """A command-line JSON object (``--model-params '{...}'``); empty or None is {}; anything else is refused."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NemiConfigError(f"{flag} is not a JSON object: {err}") from None
+    if not isinstance(value, dict):
+        raise NemiConfigError(f"{flag} must be a JSON object, not {type(value).__name__}")
+    return value

@@ -325,3 +325,21 @@ def collate(batch: list[dict]) -> dict:
         "start": torch.tensor([b["start"] for b in batch], dtype=torch.long),
         "segments": [torch.from_numpy(b["segments"]) for b in batch],
     }
+
+
+class Indexed(torch.utils.data.Dataset):
+    """A WindowDataset whose items also carry their own index (to map boxes back to seconds)."""
+
+    def __init__(self, windows: WindowDataset) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> dict:
+        return {**self.windows[i], "index": i}
+
+
+def collate_indexed(batch: list[dict]) -> dict:
+    """``collate`` plus ``index`` (B,), each window's position in its dataset."""
+    return {**collate(batch), "index": torch.tensor([b["index"] for b in batch], dtype=torch.long)}

@@ -10,7 +10,7 @@ import torch
 
 from nemi.engine import autocast, evaluate, train_one_epoch, weighted_total
 from nemi.model import ModelParams, build
-from nemi.train.data import Indexed, collate_indexed
+from nemi.windows import Indexed, collate_indexed
 from nemi.windows import WindowParams, build_windows, collate
 from tests.train_data import TINY_MODEL, synthetic
 

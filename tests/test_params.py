@@ -24,7 +24,7 @@ from nemi.features.extract import ExtractParams
 from nemi.model.params import ModelParams
 from nemi.proposals.params import ProposalParams
 from nemi.synth.plan import SynthParams
-from nemi.train.params import TrainParams
+from nemi.fit.params import TrainParams
 from tests.conftest import REPO
 
 STAGE_CLASSES = [SynthParams, DecodeParams, ExtractParams, DetectParams, ClassifierParams, TrainParams, ProposalParams,

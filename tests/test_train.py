@@ -12,8 +12,9 @@ import torch
 from nemi.errors import NemiConfigError, NemiInputError
 from nemi.model import load_checkpoint, save_model
 from nemi.train.data import TrainingVideos, training_videos
-from nemi.train.params import TrainParams
-from nemi.train.run import check_devices, train
+from nemi.fit.params import TrainParams
+from nemi.fit.loop import check_devices
+from nemi.train.run import train
 from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
 
 VIDEOS = TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], [])

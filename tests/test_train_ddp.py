@@ -9,7 +9,7 @@ import torch
 import torch.multiprocessing as mp
 
 from nemi.train.data import TrainingVideos
-from nemi.train.params import TrainParams
+from nemi.fit.params import TrainParams
 from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
 
 # One window per video (10 steps = a window), one segment each: every process sees as many targets, so the

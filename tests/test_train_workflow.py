@@ -1,4 +1,5 @@
-"""tem -> train -> proposals -> evaluation through Snakemake on a tiny synthetic dataset with a tiny RTD-Net."""
+"""tem -> (pretrain) -> train -> proposals -> evaluation through Snakemake: a tiny synthetic dataset, a tiny
+RTD-Net, one experiment from scratch and one fine-tuned from a NEMI pretraining."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ RTD = {
               "holdout_share": 0.5,
               "schedules": {"rtd_three_stage": {"stage1": {"epochs": 2}, "stage2": {"epochs": 1},
                                                 "stage3": {"epochs": 1}}}},
+    "pretrain": {"train": {"schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}}}},
     "proposals": {"top_n": 50},
-    "evaluation": {"predictions": {"rtd": {"path": "results/tiny/proposals/rtd.csv", "kind": "proposals",
-                                           "protocol": "thumos14", "videos": "results/tiny/proposals/rtd.videos.txt"}}},
+    "pretrainings": {"tiny_cnn": {"dataset": "tiny", "labels": "cnn"}},
+    "experiments": {"rtd": {"dataset": "tiny", "seeds": [0]},
+                    "nemi": {"dataset": "tiny", "pretraining": "tiny_cnn", "seeds": [0]}},
 }
-TARGET = "results/tiny/evaluation/rtd.json"
+TARGET = "results/tiny/evaluation/rtd/seed0.thumos14.json"
+NEMI_TARGET = "results/tiny/evaluation/nemi/seed0.thumos14.json"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def rtd_run(tmp_path_factory):
     torch.manual_seed(0)
     torch.save(build_i3d(3).state_dict(), workdir / "random_rgb.pt")
     write_config(workdir, {**TINY, **RTD})
-    res = snakemake(workdir, TARGET)
+    res = snakemake(workdir, TARGET, NEMI_TARGET)
     assert res.returncode == 0, res.stderr[-5000:]
     return workdir
 
@@ -48,31 +52,60 @@ def test_tem_train_proposals_evaluation(rtd_run):
     out = rtd_run / "results" / "tiny"
     with h5py.File(out / "tem" / "boundary.h5") as h5:
         assert h5.attrs["kind"] == "tem" and len(h5) == 4 and h5[sorted(h5)[0]]["start"].ndim == 1
-    rows = pd.read_csv(out / "train" / "epochs.csv")
+    run = out / "train" / "rtd" / "seed0"
+    rows = pd.read_csv(run / "epochs.csv")
     assert list(rows["stage"]) == ["stage1", "stage1", "stage2", "stage3"] and "val_AR@100" in rows
-    record = json.loads((out / "train" / "run.json").read_text())
-    assert record["n_holdout_videos"] == 1 and record["select"] == "best"
-    props = pd.read_csv(out / "proposals" / "rtd.csv")
+    record = json.loads((run / "run.json").read_text())
+    assert record["n_holdout_videos"] == 1 and record["select"] == "best" and record["config"]["train"]["seed"] == 0
+    props = pd.read_csv(out / "proposals" / "rtd" / "seed0.csv")
     assert list(props.columns) == ["video_id", "t_start", "t_end", "score"] and len(props) > 0
-    test_ids = (out / "proposals" / "rtd.videos.txt").read_text().split()
+    test_ids = (out / "proposals" / "rtd" / "seed0.videos.txt").read_text().split()
     assert set(props["video_id"]) == set(test_ids) and len(test_ids) == 2
     assert not set(test_ids) & set(record["holdout_videos"]), "the test split never selects a checkpoint"
-    info = json.loads((out / "proposals" / "rtd.json").read_text())
+    info = json.loads((out / "proposals" / "rtd" / "seed0.json").read_text())
     assert info["config_hash"] == record["config_hash"] and len(info["checkpoint_sha256"]) == 64
-    metrics = json.loads((out / "evaluation" / "rtd.json").read_text())
+    metrics = json.loads((out / "evaluation" / "rtd" / "seed0.thumos14.json").read_text())
     assert metrics["n_videos"] == 2 and 0 <= metrics["AR@AN"]["100"] <= 1
-    assert (out / "logs" / "train" / "train.log").is_file() and (out / "benchmarks" / "train" / "train.tsv").is_file()
+    assert (out / "logs" / "train" / "rtd" / "seed0.log").is_file()
+    assert (out / "benchmarks" / "train" / "rtd" / "seed0.tsv").is_file()
+
+
+def test_pretraining_feeds_fine_tuning(rtd_run):
+    out = rtd_run / "results" / "tiny"
+    pre = json.loads((out / "pretrain" / "tiny_cnn" / "run.json").read_text())
+    assert pre["config"]["pretrain"]["labels"] == "cnn" and pre["config"]["model"]["classification"] == "bce"
+    assert "contrastive" in pre["config"]["model"]["losses"]
+    tuned = json.loads((out / "train" / "nemi" / "seed0" / "run.json").read_text())
+    init = tuned["initialised"]
+    assert init["init"] == "results/tiny/pretrain/tiny_cnn/model.pt" and init["n_loaded"] > 0
+    assert "position_embedding.position_table" in init["loaded"]
+    assert json.loads((out / "evaluation" / "nemi" / "seed0.thumos14.json").read_text())["n_videos"] == 2
+
+
+def test_no_human_label_reaches_pretraining(rtd_run):
+    """Every input of the pretrain job and of the prior it uses, read off the DAG: no annotation file."""
+    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/model.pt", "-n", "--forceall", "-p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = res.stdout + res.stderr
+    jobs = text.split("\n\n")
+    pre = [j for j in jobs if "rule pretrain:" in j or "rule tem_pseudo:" in j]
+    assert len(pre) == 2, text[-3000:]
+    for job in pre:
+        inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+        assert "groundtruth" not in inputs and "annotations" not in inputs, inputs
+    assert any("annotations/groundtruth.csv" in j for j in jobs if "rule train:" in j or "rule tem:" in j), \
+        "the check reads the inputs it claims to"
 
 
 def test_nothing_reruns_and_a_train_change_reruns_train_and_after(rtd_run):
     res = snakemake(rtd_run, TARGET, "-n")
     assert "Nothing to be done" in res.stdout + res.stderr
     cfg = yaml.safe_load((rtd_run / "config.yaml").read_text())
-    cfg["train"]["seed"] = 1
+    cfg["train"]["clip_max_norm"] = 1.0
     write_config(rtd_run, cfg)
     jobs = planned_jobs(snakemake(rtd_run, TARGET, "-n").stdout)
-    assert {k: jobs.get(k) for k in ("tem", "train", "proposals", "evaluate_predictions")} == {
-        "tem": None, "train": 1, "proposals": 1, "evaluate_predictions": 1}
+    assert {k: jobs.get(k) for k in ("tem", "train", "proposals", "evaluate_run_proposals")} == {
+        "tem": None, "train": 1, "proposals": 1, "evaluate_run_proposals": 1}
 
 
 def test_bad_train_config_stops_before_any_job(tmp_path):

@@ -33,7 +33,8 @@ def detect_params_json(config: Mapping[str, Any]) -> str:
     """``nemi detect --params``: the detect section without its runs and classifier settings."""
     import json
 
-    return json.dumps({k: v for k, v in config["detect"].items() if k not in ("runs", "classifier")}, sort_keys=True)
+    skip = ("runs", "classifier", "scores")
+    return json.dumps({k: v for k, v in config["detect"].items() if k not in skip}, sort_keys=True)
 
 
 def detect_outputs(config: Mapping[str, Any], out: str) -> list[str]:

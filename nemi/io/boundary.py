@@ -89,3 +89,9 @@ def read_boundary(path: str | os.PathLike) -> tuple[dict, dict[str, BoundaryScor
                 raise NemiInputError(f"{path}: video {vid}: bad time base ({err})") from err
             videos[vid] = BoundaryScores(timebase=tb, **arrays)
         return root, videos
+
+
+def read_start_end(path: str | os.PathLike) -> tuple[str, dict[str, tuple[np.ndarray, Timebase]]]:
+    """(prior kind, video_id -> ((N, 2) start/end scores, their Timebase)), as ``nemi.windows`` takes them."""
+    root, scores = read_boundary(path)
+    return str(root.get("kind")), {vid: (s.start_end(), s.timebase) for vid, s in scores.items()}

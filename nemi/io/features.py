@@ -157,3 +157,29 @@ class FeatureShardReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_video_features(paths, video_ids=None) -> dict[str, tuple[np.ndarray, Timebase, float]]:
+    """video_id -> (features (T, 2048) float32 in memory, Timebase, duration_s), each video read once.
+
+    ``paths``: feature shards; ``video_ids``: only these (every one must be found), or None for all.
+    A video's duration is its frame count where recorded, else the end of its last snippet.
+    """
+    from nemi.io.timebase import frame_to_time
+
+    want = None if video_ids is None else set(video_ids)
+    out: dict[str, tuple[np.ndarray, Timebase, float]] = {}
+    for path in paths:
+        with FeatureShardReader(path) as reader:
+            for vid in reader.video_ids():
+                if want is not None and vid not in want:
+                    continue
+                tb = reader.timebase(vid)
+                feats = reader.features(vid)
+                frames = reader.attrs(vid).get("frame_count")
+                duration = (float(frame_to_time(int(frames), tb.fps)) if frames is not None
+                            else float(tb.boundaries(len(feats))[-1]))
+                out[vid] = (feats, tb, duration)
+    if want is not None and want - set(out):
+        raise NemiInputError(f"no features for video(s) {sorted(want - set(out))[:5]} in {[str(p) for p in paths]}")
+    return out

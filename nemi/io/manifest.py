@@ -57,3 +57,11 @@ def plan_shards(video_ids: list[str], shard_size: int) -> dict[str, list[str]]:
         raise ValueError(f"shard_size must be >= 1, not {shard_size}")
     ids = sorted(video_ids)
     return {shard_name(i // shard_size): ids[i:i + shard_size] for i in range(0, len(ids), shard_size)}
+
+
+def read_splits(path: str | os.PathLike) -> dict[str, str]:
+    """video_id -> split, from a manifest's ``split`` column."""
+    df = read_manifest(path)
+    if "split" not in df.columns:
+        raise NemiInputError(f"{path}: the manifest has no split column")
+    return dict(zip(df["video_id"].astype(str), df["split"].astype(str)))

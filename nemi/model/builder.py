@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from nemi.model.criterion import LAST_LAYER_ONLY, SetCriterion
+from nemi.model.criterion import SetCriterion, aux_layer_losses
 from nemi.model.matcher import HungarianMatcher
 from nemi.model.params import ModelParams
 from nemi.model.postprocess import PostProcess
 from nemi.model.rtd import RTDNet
 
-# Loss keys of each term that carry a weight; class_error and cardinality_error are only logged.
-WEIGHTED_KEYS = {"labels": ("loss_ce",), "boxes": ("loss_bbox", "loss_giou"), "completeness": ("loss_iou",)}
+# Loss keys of each term that carry a weight; class_error, cardinality_error and con_skipped are only logged.
+WEIGHTED_KEYS = {"labels": ("loss_ce",), "boxes": ("loss_bbox", "loss_giou"), "completeness": ("loss_iou",),
+                 "contrastive": ("loss_con",)}
 
 
 def build_model(p: ModelParams) -> RTDNet:
     return RTDNet(input_dim=p.input_dim, proj_dim=p.proj_dim, boundary_scale=p.boundary_scale,
                   hidden_dim=p.hidden_dim, encoder_layers=p.encoder_layers, encoder_hidden_dim=p.encoder_hidden_dim,
                   decoder_layers=p.decoder_layers, heads=p.heads, ffn_dim=p.ffn_dim, dropout=p.dropout,
-                  num_queries=p.num_queries, window_steps=p.window_steps, aux_loss=p.aux_loss)
+                  num_queries=p.num_queries, window_steps=p.window_steps, aux_loss=p.aux_loss,
+                  query_strategy=p.query_strategy)
 
 
 def weight_dict(p: ModelParams) -> dict[str, float]:
     """Weights of the last layer's losses and, with aux_loss, ``<key>_<i>`` for earlier layer i."""
-    base = {"loss_ce": p.weight_ce, "loss_bbox": p.weight_bbox, "loss_giou": p.weight_giou, "loss_iou": p.weight_iou}
+    base = {"loss_ce": p.weight_ce, "loss_bbox": p.weight_bbox, "loss_giou": p.weight_giou, "loss_iou": p.weight_iou,
+            "loss_con": p.weight_con}
     weights = {k: base[k] for name in p.losses for k in WEIGHTED_KEYS.get(name, ())}
     if p.aux_loss:
-        per_layer = {k: base[k] for name in p.losses if name not in LAST_LAYER_ONLY
+        per_layer = {k: base[k] for name in aux_layer_losses(p.losses, p.contrastive_aux)
                      for k in WEIGHTED_KEYS.get(name, ())}
         weights |= {f"{k}_{i}": w for i in range(p.decoder_layers - 1) for k, w in per_layer.items()}
     return weights
@@ -38,7 +41,8 @@ def build_criterion(p: ModelParams) -> SetCriterion:
         completeness_positive_tiou=p.completeness_positive_tiou,
         completeness_negative_tiou=p.completeness_negative_tiou,
         completeness_middle_per_positive=p.completeness_middle_per_positive,
-        completeness_negatives_per_positive=p.completeness_negatives_per_positive)
+        completeness_negatives_per_positive=p.completeness_negatives_per_positive,
+        contrastive_temperature=p.contrastive_temperature, contrastive_aux=p.contrastive_aux)
 
 
 def build(params: ModelParams) -> tuple[RTDNet, SetCriterion, PostProcess]:

@@ -17,6 +17,8 @@ Equal to RTD-Action's ``SetCriterion`` (``models/rtd.py``) term by term, with th
 - ``classification="bce"`` is the NEMI paper's eq. 2, not in the reference.
 - Earlier decoder layers get every requested term but the completeness one; the reference skips
   them altogether whenever the completeness loss is requested (it never combines the two).
+- ``contrastive`` is NEMI's Eq. 4 (``nemi.model.contrastive``), not in the reference: on the last
+  layer, and on earlier ones only with ``contrastive_aux``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nemi.model.contrastive import padded_contrastive_loss
 from nemi.model.matcher import HungarianMatcher, Indices, pred_segments
 from nemi.segments import cw_to_se, tiou, tiou_paired
 
-LOSSES = ("labels", "boxes", "cardinality", "completeness")
+LOSSES = ("labels", "boxes", "cardinality", "completeness", "contrastive")
 # Terms the reference never computes on earlier decoder layers (its iou head sees the last one only).
 LAST_LAYER_ONLY = ("completeness",)
+
+
+def aux_layer_losses(losses: Sequence[str], contrastive_aux: bool) -> tuple[str, ...]:
+    """The requested terms that earlier decoder layers get too (the builder weights exactly these)."""
+    return tuple(n for n in losses if n not in LAST_LAYER_ONLY and (n != "contrastive" or contrastive_aux))
 
 
 def num_targets_across_processes(targets: Sequence[Mapping[str, Tensor]], device: torch.device) -> float:
@@ -77,12 +85,14 @@ class SetCriterion(nn.Module):
         no_action_weight: cross-entropy weight of the no-action class (RTD-Action's ``eos_coef``).
         classification: ``softmax_ce`` or ``bce``; bce_tiou_threshold: the BCE label threshold.
         completeness_*: the completeness sampling (``balanced`` or ``released``) and its thresholds.
+        contrastive_temperature: t of Eq. 4. contrastive_aux: the contrastive term on earlier layers too.
     """
 
     def __init__(self, matcher: HungarianMatcher, losses: Sequence[str], weight_dict: Mapping[str, float], *,
                  no_action_weight: float, classification: str, bce_tiou_threshold: float,
                  completeness_sampling: str, completeness_positive_tiou: float, completeness_negative_tiou: float,
-                 completeness_middle_per_positive: float, completeness_negatives_per_positive: float) -> None:
+                 completeness_middle_per_positive: float, completeness_negatives_per_positive: float,
+                 contrastive_temperature: float, contrastive_aux: bool) -> None:
         super().__init__()
         unknown = [name for name in losses if name not in LOSSES]
         if unknown:
@@ -101,10 +111,15 @@ class SetCriterion(nn.Module):
         self.negative_tiou = completeness_negative_tiou
         self.middle_per_positive = completeness_middle_per_positive
         self.negatives_per_positive = completeness_negatives_per_positive
+        if not contrastive_temperature > 0:
+            raise ValueError(f"contrastive_temperature must be > 0, got {contrastive_temperature}")
+        self.contrastive_temperature = contrastive_temperature
+        self.contrastive_aux = contrastive_aux
         self.register_buffer("empty_weight", torch.tensor([1.0, no_action_weight]))
         self._dispatch: dict[str, Callable[..., dict[str, Tensor]]] = {
             "labels": self.loss_labels, "boxes": self.loss_boxes,
             "cardinality": self.loss_cardinality, "completeness": self.loss_completeness,
+            "contrastive": self.loss_contrastive,
         }
 
     # --- one method per term; each returns {name: scalar} ---
@@ -160,6 +175,50 @@ class SetCriterion(nn.Module):
         chosen = self._sample_completeness(target)
         return {"loss_iou": F.smooth_l1_loss(pred[chosen], target[chosen])}
 
+    def loss_contrastive(self, outputs: Mapping[str, Tensor], targets: Sequence[Mapping[str, Tensor]],
+                         indices: Indices, num_targets: float) -> dict[str, Tensor]:
+        """Eq. 4 over the queries this layer's matching gives the targets; ``con_skipped`` is only logged.
+
+        A target's query is its Hungarian match (with relaxed matching, the first pair naming the
+        target; the extra best-tIoU queries are neither positives nor negatives). A window counts as
+        skipped when it has no ``pair`` (or (-1, -1)), when b or b' is unmatched (more targets than
+        queries), or when no other target is matched (no negative).
+        """
+        if "queries" not in outputs:
+            raise ValueError("the contrastive loss needs the model's 'queries' output (decoder states)")
+        states = outputs["queries"]
+        windows, rows, pairs = [], [], []
+        for w, (t, (q_idx, t_idx)) in enumerate(zip(targets, indices)):
+            pair = t.get("pair")
+            b, b_prime = (-1, -1) if pair is None else (int(pair[0]), int(pair[1]))
+            if b < 0 and b_prime < 0:
+                continue
+            n = len(t["boxes"])
+            if not (0 <= b < n and 0 <= b_prime < n) or b == b_prime:
+                raise ValueError(f"window {w}: pair ({b}, {b_prime}) must name two of its {n} targets")
+            query_of: dict[int, int] = {}
+            for q, j in zip(q_idx.tolist(), t_idx.tolist()):
+                query_of.setdefault(j, q)  # the Hungarian pair comes first
+            if len(query_of) < 3 or b not in query_of or b_prime not in query_of:
+                continue
+            order = sorted(query_of)
+            windows.append(w)
+            rows.append([query_of[j] for j in order])
+            pairs.append((order.index(b), order.index(b_prime)))
+        skipped = len(targets) - len(windows)
+        if not windows:
+            loss = states.sum() * 0.0  # keeps the graph: every step has the same parameters in use
+        else:
+            # One gather into a padded (windows, most matches, d) block, then one batched loss.
+            width = max(len(r) for r in rows)
+            index = torch.tensor([r + [0] * (width - len(r)) for r in rows], device=states.device)
+            lengths = torch.tensor([len(r) for r in rows], device=states.device)
+            valid = torch.arange(width, device=states.device)[None, :] < lengths[:, None]
+            picked = states[torch.tensor(windows, device=states.device)[:, None], index]
+            loss = padded_contrastive_loss(picked, valid, torch.tensor(pairs, device=states.device),
+                                           self.contrastive_temperature)
+        return {"loss_con": loss, "con_skipped": torch.tensor(float(skipped), device=states.device)}
+
     def _sample_completeness(self, target: Tensor) -> Tensor:
         positive = torch.nonzero(target > self.positive_tiou).flatten()
         middle = torch.nonzero((target <= self.positive_tiou) & (target > self.negative_tiou)).flatten()
@@ -183,7 +242,9 @@ class SetCriterion(nn.Module):
         """Losses of the last layer under the reference's names, and ``<name>_<i>`` for earlier layer i.
 
         ``targets``: one dict per window with ``boxes`` (N, 2), (centre, length) in window units
-        (``nemi.windows.collate``'s targets; their ``labels`` are not read: proposals have one class).
+        (``nemi.windows.collate``'s targets; their ``labels`` are not read: proposals have one class),
+        and for ``contrastive`` optionally ``pair``: int64 (2,), the indices of b and b' among the
+        window's targets, or (-1, -1) for none.
         """
         outputs = _float32(outputs)
         last = {k: v for k, v in outputs.items() if k != "aux_outputs"}
@@ -194,7 +255,7 @@ class SetCriterion(nn.Module):
             losses |= self._dispatch[name](last, targets, indices, num_targets)
         if "labels" in self.losses:
             losses |= self.class_error(last, indices)
-        layer_losses = [name for name in self.losses if name not in LAST_LAYER_ONLY]
+        layer_losses = aux_layer_losses(self.losses, self.contrastive_aux)
         for i, aux in enumerate(outputs.get("aux_outputs", [])):
             if not layer_losses:
                 break

@@ -20,7 +20,7 @@ from nemi.params import section_schema
 # a different model. The rest only change how it is trained or scored.
 ARCHITECTURE_FIELDS = (
     "input_dim", "proj_dim", "boundary_scale", "hidden_dim", "encoder_layers", "encoder_hidden_dim",
-    "decoder_layers", "heads", "ffn_dim", "num_queries", "window_steps",
+    "decoder_layers", "heads", "ffn_dim", "num_queries", "window_steps", "query_strategy",
 )
 
 
@@ -53,6 +53,7 @@ class ModelParams:
     num_queries: int
     window_steps: int
     aux_loss: bool
+    query_strategy: str
     cost_class: float
     cost_l1: float
     cost_tiou: float
@@ -62,6 +63,9 @@ class ModelParams:
     weight_bbox: float
     weight_giou: float
     weight_iou: float
+    weight_con: float
+    contrastive_temperature: float
+    contrastive_aux: bool
     no_action_weight: float
     classification: str
     bce_tiou_threshold: float

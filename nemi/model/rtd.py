@@ -4,15 +4,26 @@ Equal to RTD-Action (MCG-NJU/RTD-Action main@a1b357e, ``models/rtd.py``) in arch
 parameter names and shapes, so ``checkpoint_best_sum_ar.pth`` loads with ``strict=True``.
 Where this module differs from the released code, it is where the released code is broken or
 has no notion of the case (see ``RTDNet.forward``).
+
+NEMI's ``activity_query`` strategy (paper section 3.3, after UP-DETR's query patches) adds one layer,
+``activity_query_proj``, that exists only in a model built with that strategy, so a ``localisation``
+model (RTD-Net) has exactly RTD-Action's state dict. During pretraining the first K queries of a
+window start from its K activities' pooled features through that layer; fine-tuning and inference
+run with the learned queries only (``activity_features=None``), as UP-DETR drops its patch queries
+after pretraining, and the layer is not carried over to the fine-tuned model.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nemi.model.transformer import MLP, SinePositionEncoding, Transformer
+
+QUERY_STRATEGIES = ("localisation", "activity_query")
 
 
 class PointwiseProjection(nn.Module):
@@ -41,12 +52,17 @@ class RTDNet(nn.Module):
         hidden_dim, encoder_layers, encoder_hidden_dim, decoder_layers, heads, ffn_dim, dropout:
         the transformer. num_queries: proposals per window. window_steps: longest window, in steps.
         aux_loss: also return the outputs of every earlier decoder layer.
+        query_strategy: ``localisation`` (RTD-Net's learned queries) or ``activity_query`` (adds
+            ``activity_query_proj``; see ``forward``'s ``activity_features``).
     """
 
     def __init__(self, *, input_dim: int, proj_dim: int, boundary_scale: float, hidden_dim: int,
                  encoder_layers: int, encoder_hidden_dim: int, decoder_layers: int, heads: int, ffn_dim: int,
-                 dropout: float, num_queries: int, window_steps: int, aux_loss: bool) -> None:
+                 dropout: float, num_queries: int, window_steps: int, aux_loss: bool,
+                 query_strategy: str) -> None:
         super().__init__()
+        if query_strategy not in QUERY_STRATEGIES:
+            raise ValueError(f"query_strategy must be one of {QUERY_STRATEGIES}, got {query_strategy!r}")
         self.boundary_scale = boundary_scale
         self.aux_loss = aux_loss
         # Construction order follows the reference, so equal seeds give equally distributed weights.
@@ -64,8 +80,15 @@ class RTDNet(nn.Module):
         )
         self.iou_embed = MLP(hidden_dim, 2 * hidden_dim, 1, 3)
         self.position_embedding = SinePositionEncoding(hidden_dim, window_steps)
+        self.query_strategy = query_strategy
+        self.num_queries = num_queries
+        if query_strategy == "activity_query":
+            # Built last, so that the RTD-Net part draws the same initial weights from a seed either way.
+            self.activity_query_proj = nn.Linear(input_dim, hidden_dim)
 
-    def forward(self, features: Tensor, boundary: Tensor, mask: Tensor | None = None) -> dict[str, Tensor | list]:
+    def forward(self, features: Tensor, boundary: Tensor, mask: Tensor | None = None,
+                activity_features: Tensor | None = None,
+                activity_mask: Tensor | None = None) -> dict[str, Tensor | list]:
         """Proposals for a batch of windows.
 
         Args:
@@ -76,13 +99,23 @@ class RTDNet(nn.Module):
                 cross-attention. The released code has no mask (its padded steps carry zero
                 boundary scores, so zero features, but still their positions); with ``None`` or
                 an all-True mask this model is the released one.
+            activity_features: only for ``query_strategy="activity_query"``, in pretraining: (B, K,
+                input_dim), K <= num_queries, each window's activities' mean features
+                (``nemi.reassemble.pool_activities``; ``stack_activities`` pads a batch). Query k < K
+                starts from ``activity_query_proj`` of activity k instead of DETR's zeros, and keeps its
+                learned position embedding; the other queries are unchanged. None: RTD-Net exactly, as
+                in fine-tuning and inference (the strategy's queries exist only in pretraining).
+            activity_mask: optional (B, K) bool, True where ``activity_features`` holds an activity;
+                a False slot leaves its query as learned.
 
         Returns a dict:
             ``pred_logits`` (B, Q, 2): logits of (action, no-action).
             ``pred_boxes`` (B, Q, 2): (centre, length) in window units, through a sigmoid.
             ``pred_iou`` (B, Q, 1): completeness, from the last decoder layer only.
-            ``aux_outputs`` (only with aux_loss): one dict with ``pred_logits`` and ``pred_boxes``
-                per earlier decoder layer, first layer first. The reference also puts a
+            ``queries`` (B, Q, d): the last decoder layer's outputs (after the decoder's final
+                LayerNorm, what the heads read), for NEMI's contrastive query loss.
+            ``aux_outputs`` (only with aux_loss): one dict with ``pred_logits``, ``pred_boxes`` and
+                ``queries`` per earlier decoder layer, first layer first. The reference also puts a
                 ``pred_iou`` there, but zips it over the batch axis (so entry i holds clip i's
                 completeness, and there are only min(layers - 1, B - 1) entries); nothing reads it,
                 so it is left out and every earlier layer gets its entry.
@@ -100,14 +133,58 @@ class RTDNet(nn.Module):
         x = torch.cat([projected * scale[..., 0:1], projected * scale[..., 1:2]], dim=2)
         pos = self.position_embedding(batch, steps)
         padding = None if mask is None else ~mask
-        hs = self.transformer(x, self.query_embed.weight, pos, padding)  # (layers, B, Q, d)
+        tgt = self._activity_queries(activity_features, activity_mask, batch)
+        hs = self.transformer(x, self.query_embed.weight, pos, padding, tgt)  # (layers, B, Q, d)
 
         logits = self.class_embed(hs)
         boxes = self.bbox_embed(hs).sigmoid()
         completeness = self.iou_conv(hs[-1].transpose(1, 2)).transpose(1, 2)
         completeness = self.iou_embed(completeness).sigmoid()
 
-        out: dict[str, Tensor | list] = {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "pred_iou": completeness}
+        out: dict[str, Tensor | list] = {"pred_logits": logits[-1], "pred_boxes": boxes[-1], "pred_iou": completeness,
+                                         "queries": hs[-1]}
         if self.aux_loss:
-            out["aux_outputs"] = [{"pred_logits": a, "pred_boxes": b} for a, b in zip(logits[:-1], boxes[:-1])]
+            out["aux_outputs"] = [{"pred_logits": a, "pred_boxes": b, "queries": q}
+                                  for a, b, q in zip(logits[:-1], boxes[:-1], hs[:-1])]
         return out
+
+    def _activity_queries(self, activity_features: Tensor | None, activity_mask: Tensor | None,
+                          batch: int) -> Tensor | None:
+        """The decoder input (B, Q, d) of the activity-query strategy, or None (zeros) without activities."""
+        if activity_features is None:
+            if activity_mask is not None:
+                raise ValueError("activity_mask given without activity_features")
+            return None
+        if self.query_strategy != "activity_query":
+            raise ValueError(f"activity_features need query_strategy 'activity_query', this model has "
+                             f"{self.query_strategy!r}")
+        k = activity_features.shape[1]
+        if activity_features.ndim != 3 or activity_features.shape[0] != batch or k > self.num_queries:
+            raise ValueError(f"activity_features must be (B={batch}, K <= {self.num_queries}, input_dim), "
+                             f"got {tuple(activity_features.shape)}")
+        initial = self.activity_query_proj(activity_features)
+        if activity_mask is not None:
+            if activity_mask.shape != activity_features.shape[:2] or activity_mask.dtype != torch.bool:
+                raise ValueError(f"activity_mask must be bool of shape {tuple(activity_features.shape[:2])}, "
+                                 f"got {activity_mask.dtype} {tuple(activity_mask.shape)}")
+            initial = initial * activity_mask.unsqueeze(-1).to(initial.dtype)
+        rest = initial.new_zeros(batch, self.num_queries - k, initial.shape[-1])
+        return torch.cat([initial, rest], dim=1)
+
+
+def stack_activities(pooled: Sequence[Tensor], num_queries: int) -> tuple[Tensor, Tensor]:
+    """Per-window (K_i, F) pooled activities -> (B, K, F) zero-padded and its (B, K) validity mask.
+
+    K = max K_i; a window with more activities than queries keeps its first ``num_queries``.
+    """
+    if not pooled:
+        raise ValueError("no windows")
+    k = min(num_queries, max(len(p) for p in pooled))
+    ref = pooled[0]
+    out = ref.new_zeros(len(pooled), k, ref.shape[-1])
+    valid = torch.zeros(len(pooled), k, dtype=torch.bool, device=ref.device)
+    for i, p in enumerate(pooled):
+        n = min(k, len(p))
+        out[i, :n] = p[:n]
+        valid[i, :n] = True
+    return out, valid

@@ -127,10 +127,11 @@ class Transformer(nn.Module):
                 nn.init.xavier_uniform_(p)
 
     def forward(self, features: Tensor, query_embed: Tensor, pos: Tensor,
-                padding: Tensor | None = None) -> Tensor:
+                padding: Tensor | None = None, tgt: Tensor | None = None) -> Tensor:
+        """``tgt`` (B, Q, d): the decoder's input (its first layer's content); None: zeros, as DETR."""
         batch = features.shape[0]
         memory = self.encoder(torch.cat([features, pos], dim=2)).transpose(0, 1)  # (T, B, d)
         pos = pos.transpose(0, 1)
         query_pos = query_embed.unsqueeze(1).expand(-1, batch, -1)  # (Q, B, d)
-        tgt = torch.zeros_like(query_pos)
+        tgt = torch.zeros_like(query_pos) if tgt is None else tgt.transpose(0, 1)
         return self.decoder(tgt, memory, pos, query_pos, padding).transpose(1, 2)

@@ -8,32 +8,20 @@ import argparse
 def _run(args: argparse.Namespace) -> int:
     from nemi import params
     from nemi.errors import NemiInputError
-    from nemi.io.boundary import read_boundary
-    from nemi.io.features import FeatureShardReader
+    from nemi.io.boundary import read_start_end
+    from nemi.io.features import read_video_features
     from nemi.io.manifest import read_manifest
     from nemi.proposals.params import ProposalParams
     from nemi.proposals.run import proposals, write_proposals
-    from nemi.windows import VideoFeatures
 
     p = params.from_args(ProposalParams, args)
     df = read_manifest(args.manifest)
     ids = sorted(df.loc[df["split"] == args.split, "video_id"].astype(str))
     if not ids:
         raise NemiInputError(f"{args.manifest}: no video of split {args.split!r}")
-    features = {}
-    for path in args.features:
-        with FeatureShardReader(path) as r:
-            for vid in set(ids) & set(r.video_ids()):
-                tb, frames = r.timebase(vid), r.attrs(vid).get("frame_count")
-                feats = r.features(vid)
-                dur = float(frames) / tb.fps if frames is not None else float(tb.boundaries(len(feats))[-1])
-                features[vid] = VideoFeatures(feats, tb, dur)
-    missing = sorted(set(ids) - set(features))
-    if missing:
-        raise NemiInputError(f"no features for {args.split} video(s) {missing[:5]} in the given shards")
-    _, scores = read_boundary(args.boundary)
-    table, info = proposals(args.checkpoint, features, {v: (s.start_end(), s.timebase) for v, s in scores.items()},
-                            ids, p)
+    features = read_video_features(args.features, ids)
+    _, boundary = read_start_end(args.boundary)
+    table, info = proposals(args.checkpoint, features, boundary, ids, p)
     write_proposals(args.out, table, {**info, "split": args.split})
     return 0
 

@@ -29,7 +29,7 @@ from nemi.model.postprocess import PostProcess
 from nemi.params import as_dict, defaults
 from nemi.proposals.params import VERSION, ProposalParams
 from nemi.segments import nms, soft_nms
-from nemi.windows import WindowParams, build_windows, collate
+from nemi.windows import Indexed, WindowParams, build_windows, collate_indexed
 
 WINDOW_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames")
 
@@ -85,17 +85,7 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
     model.to(device)
     windows = build_windows({v: features[v] for v in video_ids}, wp, "test", boundary=boundary, video_ids=video_ids)
 
-    class _Indexed(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(windows)
-
-        def __getitem__(self, i: int) -> dict:
-            return {**windows[i], "index": i}
-
-    def _collate(batch: list[dict]) -> dict:
-        return {**collate(batch), "index": torch.tensor([b["index"] for b in batch])}
-
-    loader = torch.utils.data.DataLoader(_Indexed(), batch_size=params.batch_size, collate_fn=_collate)
+    loader = torch.utils.data.DataLoader(Indexed(windows), batch_size=params.batch_size, collate_fn=collate_indexed)
     _, raw = evaluate(model, None, PostProcess(mp.proposal_score), loader, device, windows)
     table = merge_windows(raw, params)
     record = json.loads(extras["train_record"]) if isinstance(extras.get("train_record"), str) else {}

@@ -12,22 +12,9 @@ import json
 VERSION = 1
 
 
-def _features(paths: list[str]):
-    from nemi.io.features import FeatureShardReader
-
-    out = {}
-    for path in paths:
-        with FeatureShardReader(path) as r:
-            for vid in r.video_ids():
-                tb, frames = r.timebase(vid), r.attrs(vid).get("frame_count")
-                feats = r.features(vid)
-                dur = float(frames) / tb.fps if frames is not None else float(tb.boundaries(len(feats))[-1])
-                out[vid] = (feats, tb, dur)
-    return out
-
-
 def _fit(features, args, p):
     import numpy as np
+    import pandas as pd
 
     from nemi.errors import NemiInputError
     from nemi.io.manifest import read_manifest
@@ -36,16 +23,27 @@ def _fit(features, args, p):
     from nemi.tem import fit
     from nemi.windows import WindowParams, build_windows
 
-    if not args.manifest or not args.ground_truth:
-        raise NemiInputError("the tem prior is trained: it needs --manifest and --ground-truth")
+    if not args.manifest or not (args.ground_truth or args.pseudo_labels):
+        raise NemiInputError("the tem prior is trained: it needs --manifest and --ground-truth or --pseudo-labels")
+    if args.ground_truth and args.pseudo_labels:
+        raise NemiInputError("give --ground-truth or --pseudo-labels, not both: the TEM learns one kind of segment")
     df = read_manifest(args.manifest)
-    gt = read_ground_truth(args.ground_truth)
+    if args.pseudo_labels:
+        # NEMI pretraining's prior: fitted on pseudo activities, so no human label reaches it.
+        from nemi.io.pseudo_labels import read_pseudo_labels
+
+        doc = read_pseudo_labels(args.pseudo_labels)
+        rows = [(vid, s, e) for vid, v in doc["videos"].items() for s, e in v["activities"]]
+        gt = pd.DataFrame(rows, columns=["video_id", "t_start", "t_end"])
+    else:
+        gt = read_ground_truth(args.ground_truth)
     gt = gt[gt["t_end"] > gt["t_start"]]
     ann = {str(v): (g[["t_start", "t_end"]].to_numpy(np.float64), np.zeros(len(g), np.int64))
            for v, g in gt.groupby("video_id")}
-    train_ids = sorted(set(df.loc[df["split"] == "train", "video_id"].astype(str)) & set(ann) & set(features))
+    train_ids = sorted(set(df.loc[df["split"].isin(args.splits), "video_id"].astype(str)) & set(ann) & set(features))
     if not train_ids:
-        raise NemiInputError(f"{args.manifest}: no annotated training video with features to fit the TEM on")
+        raise NemiInputError(f"{args.manifest}: no video of split(s) {args.splits} with segments and features "
+                             "to fit the TEM on")
     logger.info("fitting the TEM on %d training videos", len(train_ids))
     wp = WindowParams(args.window_steps, args.stride, args.stride, None)
     windows = build_windows({v: features[v] for v in train_ids}, wp, "train", annotations=ann, video_ids=train_ids)
@@ -56,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.errors import NemiInputError
     from nemi.io.boundary import BoundaryScores, write_boundary
     from nemi.io.curves import read_curves
+    from nemi.io.features import read_video_features
     from nemi.params import defaults
     from nemi.tem import TemParams, boundary_prior, score
 
@@ -67,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     train_defaults = defaults("train")
     args.window_steps = args.window_steps or train_defaults["window_steps"]
     args.stride = args.stride or train_defaults["train_stride"]
-    features = _features(args.features)
+    features = read_video_features(args.features)
     curves = {}
     if p.kind == "change":
         if not args.curves:
@@ -99,6 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
     p.add_argument("--manifest", help="manifest CSV with a split column (kind tem)")
     p.add_argument("--ground-truth", help="ground-truth CSV of the training split (kind tem)")
+    p.add_argument("--pseudo-labels", help="pseudo-label JSON instead of --ground-truth (kind tem, for pretraining)")
+    p.add_argument("--splits", nargs="+", default=["train"], help="the splits whose videos fit the TEM (kind tem)")
     p.add_argument("--curves", nargs="*", default=[], help="change-curve files (kind change)")
     p.add_argument("--out", required=True, help="boundary-score file to write (.h5)")
     p.add_argument("--kind", choices=["tem", "change", "none"], default=None, help="overrides the params' kind")

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 
-def _json_object(text: str | None, flag: str) -> dict:
-    from nemi.errors import NemiConfigError
-
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise NemiConfigError(f"{flag} is not a JSON object: {err}") from None
-    if not isinstance(value, dict):
-        raise NemiConfigError(f"{flag} must be a JSON object, not {type(value).__name__}")
-    return value
-
-
 def _run(args: argparse.Namespace) -> int:
-    from nemi.train.params import TrainParams
-    from nemi.train.run import check_devices
+    from nemi.params import json_object
+    from nemi.fit.params import TrainParams
+    from nemi.fit.loop import check_devices
 
-    raw = _json_object(args.params, "--params")
+    raw = json_object(args.params, "--params")
     tp = TrainParams.from_dict({**raw, **{k: v for k, v in vars(args).items()
                                          if k in {f for f in TrainParams.__dataclass_fields__} and v is not None}})
     check_devices(tp)  # before any work
@@ -36,24 +22,27 @@ def _run(args: argparse.Namespace) -> int:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp.gpus}",
                "-m", "nemi", *sys.argv[1:]]
         return subprocess.call(cmd)
-    from nemi.train.data import read_annotations, read_boundary_inputs, read_features, read_splits, \
-        training_videos
+    from nemi.io.boundary import read_start_end
+    from nemi.io.features import read_video_features
     from nemi.io.tables import read_ground_truth
+    from nemi.io.manifest import read_splits
+    from nemi.train.data import read_annotations, training_videos
     from nemi.train.run import train
 
     splits = read_splits(args.manifest)
     annotations = read_annotations(args.ground_truth)
     videos = training_videos(splits, annotations, tp.holdout_share, tp.holdout_seed)
-    features = read_features(args.features, videos.train + videos.holdout)
-    _, boundary = read_boundary_inputs(args.boundary)
+    features = read_video_features(args.features, videos.train + videos.holdout)
+    _, boundary = read_start_end(args.boundary)
     train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), tp,
-          _json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs)
+          json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs,
+          init=args.init)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from nemi import params
-    from nemi.train.params import TrainParams
+    from nemi.fit.params import TrainParams
 
     p = sub.add_parser("train", help="train RTD-Net (the schedule's stages; resumes a killed run)")
     p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
@@ -63,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out-dir", required=True, help="writes model.pt, epochs.csv, learning_curve.png, run.json")
     p.add_argument("--run-dir", default=None,
                    help="checkpoints; default OUT_DIR/runs/<config hash>, so the same command resumes")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start from the matching weights of this model file (a NEMI pretraining's model.pt)")
     p.add_argument("--model-params", metavar="JSON", default=None, help="the model section as one JSON object")
     p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)  # a kill, for tests
     params.add_arguments(p, TrainParams, skip=("schedules",))

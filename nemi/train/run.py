@@ -1,243 +1,32 @@
-"""The train stage: RTD-Net through a schedule's stages, selected on held-out training videos.
-
-Every epoch: train, then (with held-out videos) losses and AR@AN on them, a row in
-``epochs.csv``, the learning curve, and ``checkpoint.pt`` in the run folder, so a killed run
-started again with the same command continues from its last finished epoch to the same weights.
-Each stage hands on the checkpoint ``select`` names (best summed AR@AN on the held-out videos, or
-its last epoch); the test split never takes part. With torchrun (``WORLD_SIZE`` > 1) the
-gradients are averaged across processes, the sampler is sharded and only rank 0 writes.
-"""
+"""The train stage: RTD-Net on a dataset's annotated training videos, through ``nemi.fit``'s loop."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import random
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
-from nemi import __version__
-from nemi.engine import evaluate, train_one_epoch
-from nemi.errors import NemiConfigError, NemiInputError
-from nemi.evaluation import evaluate_proposals, get_protocol
-from nemi.io.atomic import atomic_output
-from nemi.io.provenance import provenance
-from nemi.io.tables import write_csv, write_json
-from nemi.log import logger
-from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
-from nemi.params import as_dict
+from nemi.fit.loop import fit
+from nemi.fit.params import TrainParams
 from nemi.train import VERSION
-from nemi.train.data import Annotations, Indexed, TrainingVideos, collate_indexed, windows_for
-from nemi.train.params import TrainParams
-from nemi.windows import collate
-from nemi.train.state import check_same_run, load_checkpoint as load_state, rng_states, save_checkpoint, \
-    set_rng_states
-
-CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def writer(self) -> bool:
-        return self.rank == 0
-
-
-def check_devices(params: TrainParams) -> None:
-    """Before any work: a config asking for more GPUs than this machine has is refused."""
-    have = torch.cuda.device_count()
-    if params.gpus > have:
-        raise NemiConfigError(f"train.gpus is {params.gpus} but this machine has {have} CUDA GPU(s)")
-
-
-def setup_distributed(params: TrainParams) -> Dist:
-    check_devices(params)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    use_cuda = torch.cuda.is_available() and (params.gpus > 0 or world == 1)
-    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if use_cuda else "cpu")
-    if world > 1 and not torch.distributed.is_initialized():
-        if params.batch_size % world:
-            raise NemiConfigError(f"train.batch_size ({params.batch_size}) must be a multiple of the "
-                                  f"{world} processes")
-        if use_cuda:
-            torch.cuda.set_device(device)
-        torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
-    return Dist(rank, world, device)
-
-
-def merged_config(params: TrainParams, model_section: dict[str, Any]) -> dict[str, Any]:
-    mp = ModelParams.from_dict(model_section)
-    if mp.window_steps != params.window_steps:
-        raise NemiConfigError(f"model.window_steps ({mp.window_steps}) and train.window_steps "
-                              f"({params.window_steps}) must agree: the position table is the window's length")
-    return {"model": mp.to_dict(), "train": json.loads(json.dumps(as_dict(params)))}
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def held_out_scores(model, criterion, postprocess, holdout, gt: pd.DataFrame, protocol: str, dist: Dist,
-                    batch_size: int) -> dict[str, float]:
-    loader = torch.utils.data.DataLoader(Indexed(holdout), batch_size=batch_size, collate_fn=collate_indexed)
-    losses, props = evaluate(model, criterion, postprocess, loader, dist.device, holdout)
-    proto = get_protocol(protocol)
-    res = evaluate_proposals(gt, props, protocol, videos=sorted(holdout.videos))
-    ar = {f"val_AR@{n}": float(res["AR@AN"][str(n)]) for n in proto.average_numbers}
-    return {**{f"val_{k}": v for k, v in losses.items()}, **ar, "val_sum_ar": float(sum(ar.values()))}
-
-
-def plot_curve(history: list[dict], path: Path) -> None:
-    from matplotlib.figure import Figure  # not pyplot: no global state, no GUI backend
-
-    df = pd.DataFrame(history)
-    fig = Figure(figsize=(10, 3.5))
-    ax = fig.subplots(1, 2)
-    x = np.arange(1, len(df) + 1)
-    ax[0].plot(x, df["train_loss"], label="train")
-    if "val_loss" in df:
-        ax[0].plot(x, df["val_loss"], label="held-out")
-    ax[0].set(xlabel="epoch (all stages)", ylabel="weighted loss", title="loss")
-    ax[0].legend()
-    for col in [c for c in df.columns if c.startswith("val_AR@")]:
-        ax[1].plot(x, df[col], label=col.removeprefix("val_"))
-    ax[1].set(xlabel="epoch (all stages)", ylabel="AR", title="held-out AR@AN")
-    if any(c.startswith("val_AR@") for c in df.columns):
-        ax[1].legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
+from nemi.train.data import Annotations, TrainingVideos, windows_for
 
 
 def train(features, boundary, annotations: Annotations, videos: TrainingVideos, gt: pd.DataFrame,
           params: TrainParams, model_section: dict[str, Any], out_dir: str | os.PathLike,
-          run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None) -> torch.nn.Module | None:
-    """Train into ``run_dir`` (default ``out_dir/runs/<config hash>``); write ``out_dir/model.pt``,
-    ``epochs.csv``, ``learning_curve.png`` and ``run.json`` (rank 0); return the trained model, or None
-    when stopped early.
+          run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
+          init: str | os.PathLike | None = None) -> torch.nn.Module | None:
+    """Windows of the training videos (targets: their annotations) and of the held-out ones, then ``fit``.
 
-    ``stop_after_epochs`` stops after that many epochs in all (a kill, for tests).
+    ``init``: a checkpoint (a NEMI pretraining's model.pt) whose matching weights start the run.
     """
-    dist = setup_distributed(params)
-    config = merged_config(params, model_section)
-    chash = config_hash(config)
-    out_dir = Path(out_dir)
-    run_dir = Path(run_dir) if run_dir is not None else out_dir / "runs" / chash
     wp = params.windows()
     train_ds = windows_for(videos.train, features, wp, "train", annotations, boundary)
-    if len(train_ds) == 0:
-        raise NemiInputError("no training window holds a whole segment; nothing to train on")
     holdout = windows_for(videos.holdout, features, wp, "test", annotations, boundary) if videos.holdout else None
-    if dist.writer:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    state = None
-    if (run_dir / CHECKPOINT).is_file():
-        state = load_state(run_dir / CHECKPOINT)
-        check_same_run(run_dir / CHECKPOINT, state["config"], config)
-        logger.info("resuming %s at stage %d, epoch %d", run_dir, state["stage"] + 1, state["epoch"])
-    seed_everything(params.seed)
-    base = ModelParams.from_dict(config["model"])
-    model = build_model(base).to(dist.device)
-    if params.pretrained and state is None:
-        # nemi.model refuses a checkpoint of another architecture, naming both.
-        model.load_state_dict(load_checkpoint(params.pretrained, base)[0].state_dict())
-    history: list[dict] = state["history"] if state else []
-    best: dict[str, Any] = state["best"] if state else {}
-    stages = params.stages()
-    epochs_done = sum(s.epochs for s in stages[:state["stage"]]) + state["epoch"] if state else 0
-    per_rank = params.batch_size // dist.world
-    for si, stage in enumerate(stages):
-        if state is not None and si < state["stage"]:
-            continue
-        mp = stage.model_params(config["model"])
-        _, criterion, postprocess = build(mp)
-        for name, p in model.named_parameters():
-            p.requires_grad_(stage.trains(name))
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(trainable, lr=stage.lr, weight_decay=params.weight_decay)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, stage.lr_step_epochs or 10**9, stage.lr_gamma)
-        scaler = torch.amp.GradScaler(dist.device.type, enabled=False)  # bf16 needs no scaling; kept for the state
-        start = 0
-        if state is not None and si == state["stage"]:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            set_rng_states(state["rng"])
-            start, state = state["epoch"], None
-        # Unused-parameter detection: a stage whose losses leave a trainable head out still runs.
-        net = (torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dist.device] if dist.device.type == "cuda" else None, find_unused_parameters=True)
-            if dist.world > 1 else model)
-        sampler = torch.utils.data.DistributedSampler(train_ds, num_replicas=dist.world, rank=dist.rank,
-                                                      shuffle=True, seed=params.seed)
-        loader = torch.utils.data.DataLoader(train_ds, batch_size=per_rank, sampler=sampler, collate_fn=collate,
-                                             num_workers=params.workers)
-        for epoch in range(start, stage.epochs):
-            if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
-                return None
-            sampler.set_epoch(epochs_done)
-            lr = optimizer.param_groups[0]["lr"]
-            losses = train_one_epoch(net, criterion, loader, optimizer, dist.device, max_norm=params.clip_max_norm,
-                                     scaler=scaler)
-            scheduler.step()
-            epochs_done += 1
-            row = {"stage": stage.name, "stage_epoch": epoch + 1, "epoch": epochs_done, "lr": lr,
-                   **{f"train_{k}": v for k, v in losses.items()}}
-            if holdout is not None:
-                row |= held_out_scores(model, criterion, postprocess, holdout, gt, params.protocol, dist,
-                                       per_rank)
-            history.append(row)
-            logger.info("stage %s epoch %d/%d: %s", stage.name, epoch + 1, stage.epochs,
-                        ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float)))
-            if holdout is not None and row["val_sum_ar"] > best.get(stage.name, {}).get("val_sum_ar", -1.0):
-                best[stage.name] = {"val_sum_ar": row["val_sum_ar"], "epoch": epochs_done, "stage_epoch": epoch + 1}
-                if dist.writer:
-                    save_model(run_dir / f"best_{stage.name}.pt", model, mp)
-            if dist.writer:
-                save_checkpoint(run_dir / CHECKPOINT, {
-                    "model": model.state_dict(), "model_params": mp.to_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_states(),
-                    "data_order": {"sampler_seed": params.seed, "sampler_epoch": epochs_done},
-                    "stage": si, "epoch": epoch + 1, "history": history, "best": best, "config": config})
-                write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
-                plot_curve(history, run_dir / "learning_curve.png")
-        if params.select == "best" and stage.name in best:
-            if dist.world > 1:
-                torch.distributed.barrier()  # rank 0 has written the best weights before anyone reads them
-            model.load_state_dict(load_checkpoint(run_dir / f"best_{stage.name}.pt", mp)[0].state_dict())
-    final = stages[-1].model_params(config["model"])
-    if not dist.writer:
-        return model
-    selection = {s.name: ({"checkpoint": "best", **best[s.name]} if params.select == "best" and s.name in best
-                          else {"checkpoint": "last", "epoch": None}) for s in stages}
-    record = {"config": config, "config_hash": chash, "run_dir": str(run_dir), "select": params.select,
-              "selection": selection, "n_train_videos": len(videos.train), "n_holdout_videos": len(videos.holdout),
+    record = {"n_train_videos": len(videos.train), "n_holdout_videos": len(videos.holdout),
               "holdout_videos": videos.holdout, "n_unannotated_videos_left_out": len(videos.unannotated),
-              "unannotated_videos": videos.unannotated, "n_train_windows": len(train_ds),
-              "processes": dist.world, "device": str(dist.device), "nemi_version": __version__, "version": VERSION,
-              "provenance": provenance("train")}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_model(out_dir / "model.pt", model, final, windows=as_dict(wp), train_record=json.dumps(record))
-    write_csv(out_dir / "epochs.csv", pd.DataFrame(history))
-    plot_curve(history, out_dir / "learning_curve.png")
-    write_json(out_dir / "run.json", record)
-    return model
-
+              "unannotated_videos": videos.unannotated}
+    return fit(train_ds, holdout, gt, params, model_section, out_dir, run_dir=run_dir,
+               stop_after_epochs=stop_after_epochs, init=init, record=record, stage="train", version=VERSION)

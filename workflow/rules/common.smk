@@ -90,10 +90,18 @@ for _name in config["datasets"]:
     DS(_name)
 
 
+_INPUTS_CHECKED = set()
+
+
 @_checked
 def videos(name):
-    """[nemi.datasets.Video] of a dataset; read only when one of its jobs is wanted."""
-    return _ds.video_table(DS(name))
+    """[nemi.datasets.Video] of a dataset; read only when one of its jobs is wanted. Its videos, features
+    and splits are checked then, once: every problem in one message naming the keys, before any job."""
+    table = _ds.video_table(DS(name))
+    if name not in _INPUTS_CHECKED:
+        _ds.check_inputs(DS(name), table)
+        _INPUTS_CHECKED.add(name)
+    return table
 
 
 _SHARDS = {}
@@ -147,8 +155,8 @@ def shard_videos(wildcards):
     """The video files of one shard: a decode job depends on its own videos only."""
     if is_synth(wildcards.dataset):
         return [f"results/{wildcards.dataset}/synth/videos.csv"]
-    # Missing videos are left to `nemi decode`, which fails naming them or, with on_error: skip,
-    # records them and goes on; existing ones are inputs so that a replaced video is decoded again.
+    # Missing videos stop the run before any job (nemi.datasets.check_inputs), except with on_error: skip,
+    # when `nemi decode` records them and goes on; existing ones are inputs so that a replaced video is decoded again.
     return [v.path for v in _shard_table(wildcards.dataset)[wildcards.shard] if os.path.exists(v.path)]
 
 
@@ -210,13 +218,14 @@ def dataset_outputs(name):
     kinds = eff["labels"]["kinds"]
     outs = [f"{out}/pseudo_labels/{kind}.json" for kind in kinds]
     outs += [f"{out}/plots/timeline/{kind}/{s}" for kind in kinds for s in shards(name)]
-    outs += [f"{out}/frames/{s}.skipped.csv" for s in shards(name)]
+    if is_synth(name) or _ds.needs_videos(eff):  # imported features without hog decode nothing
+        outs += [f"{out}/frames/{s}.skipped.csv" for s in shards(name)]
     outs += evaluation_outputs(eff, out) + detect_outputs(eff, out)
     return outs
 
 
 def final_outputs():
-    return [p for name in config["targets"] for p in dataset_outputs(name)]
+    return [p for name in config["targets"] for p in dataset_outputs(name) + experiment_outputs(name)]
 
 
 wildcard_constraints:
@@ -259,7 +268,7 @@ onsuccess:
 
 from nemi.model.params import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
-from nemi.train.params import TrainParams as _TrainParams
+from nemi.fit.params import TrainParams as _TrainParams
 import nemi.evaluation.workflow as _evaluation_wf
 
 
@@ -296,3 +305,83 @@ def pretrained_input(wildcards):
 def model_params(wildcards):
     """The model section as the one JSON argument `nemi train --model-params` takes."""
     return json.dumps(DS(wildcards.dataset)["model"], sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments (nemi.experiments): pretrainings, fine-tuning runs per seed, their tables and report.
+
+import nemi.experiments as _experiments_mod
+
+
+_checked(_experiments_mod.check)(config, DS)
+
+
+def _pretraining_of(wildcards):
+    """The pretrain section of the wanted pretraining; asked under another dataset than its own: refused."""
+    entry = _checked(_experiments_mod.pretraining)(config, wildcards.pretraining)
+    if entry["dataset"] != wildcards.dataset:
+        raise WorkflowError(f"pretraining {wildcards.pretraining} is of dataset {entry['dataset']}, "
+                            f"not {wildcards.dataset}")
+    return _experiments_mod.pretrain_section(config, wildcards.pretraining, DS(wildcards.dataset))
+
+
+def pretrain_section(wildcards):
+    return _pretraining_of(wildcards)
+
+
+def pretrain_labels(wildcards):
+    return f"results/{wildcards.dataset}/pseudo_labels/{_pretraining_of(wildcards)['labels']}.json"
+
+
+def pretrain_boundary(wildcards):
+    """The prior the pretraining sees: the TEM fitted on its own pseudo labels and splits."""
+    p = _pretraining_of(wildcards)
+    return f"results/{wildcards.dataset}/tem/pseudo_{p['labels']}.{'-'.join(p['splits'])}.h5"
+
+
+def init_input(wildcards):
+    """The pretrained checkpoint an experiment fine-tunes from (none: from scratch)."""
+    e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if e["dataset"] != wildcards.dataset:
+        raise WorkflowError(f"experiment {wildcards.experiment} is of dataset {e['dataset']}, not {wildcards.dataset}")
+    path = _experiments_mod.init_model(config, wildcards.experiment)
+    return [path] if path else []
+
+
+def run_train_section(wildcards):
+    """The dataset's train section with the run's seed (a seed the experiment does not list is refused)."""
+    e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if int(wildcards.seed) not in e["seeds"]:
+        raise WorkflowError(f"experiment {wildcards.experiment} has no seed {wildcards.seed} (seeds: {e['seeds']})")
+    return _experiments_mod.train_section(DS(wildcards.dataset), int(wildcards.seed))
+
+
+def experiment_outputs(name):
+    return _experiments_mod.outputs(config, name)
+
+
+wildcard_constraints:
+    experiment="[A-Za-z0-9_]+",
+    pretraining="[A-Za-z0-9_]+",
+    seed=r"\d+",
+    protocol="thumos14|thumos14-daps|activitynet",
+    splits="[a-z]+(-[a-z]+)*",
+    name="[A-Za-z0-9_.-]+",
+
+
+def report_run_files(name, with_ablations=False):
+    """Every file of a dataset's experiment runs the tables read (table1 runs; with the ablations too)."""
+    groups = [None] if with_ablations else ["table1"]
+    files = []
+    for group in groups:
+        for exp, seed in _experiments_mod.runs(config, name, group):
+            paths = _experiments_mod.run_paths(name, exp, seed, DS(name)["evaluation"]["tal_protocols"])
+            files += [paths["run"], paths["epochs"], paths["model"], paths["proposals_csv"], paths["tad"]]
+            files += list(paths["tal"].values())
+    return files
+
+
+def report_ablations_flag(name):
+    """The report shows Figure 2 only once the ablations table exists (a target of its own)."""
+    path = f"results/{name}_ablations.csv"
+    return f"--ablations {path}" if os.path.exists(path) else ""

@@ -4,6 +4,7 @@
 import nemi.detect.classifier as _classifier
 import nemi.detect.workflow as detect_wf
 import nemi.evaluation.workflow as evaluation_wf
+import nemi.experiments as _experiments
 
 
 rule detect:
@@ -52,3 +53,27 @@ rule classify:
         "nemi classify --train-features {input.features:q} --train-gt {input.gt:q} --manifest {input.manifest:q}"
         " --params {params.p:q} --features {input.features:q}"
         " --out {output.scores:q} --model-out {output.model:q} 2> {log:q}"
+
+
+# An experiment's run: its proposals labelled with the dataset's video-level class scores (detect.scores).
+rule detect_experiment:
+    input:
+        proposals=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.csv",
+        scores=lambda wc: _experiments.class_scores(DS(wc.dataset), f"results/{wc.dataset}"),
+    output:
+        f"{OUT}/detections/{{experiment}}/seed{{seed}}.csv",
+    log:
+        f"{LOGS}/detect/{{experiment}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/detect/{{experiment}}/seed{{seed}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        scores_flag=lambda wc: _experiments.class_scores_flag(DS(wc.dataset)),
+        detect_params=lambda wc: detect_wf.detect_params_json(DS(wc.dataset)),
+    shell:
+        "nemi detect --proposals {input.proposals:q} {params.scores_flag} {input.scores:q}"
+        " --params {params.detect_params:q} --out {output:q} 2> {log:q}"

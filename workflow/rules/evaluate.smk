@@ -6,6 +6,7 @@
 
 import nemi.evaluation
 import nemi.evaluation.workflow as evaluation_wf
+import nemi.experiments as _experiments
 
 
 rule evaluate_predictions:
@@ -33,3 +34,45 @@ rule evaluate_predictions:
     shell:
         "nemi evaluate {params.kind} --gt {input.gt:q} --pred {input.pred:q} {params.args}"
         " --json {output.json:q} --csv {output.csv:q} > {log:q} 2>&1"
+
+
+# An experiment's run, scored on the test split: AR@AN under each of evaluation.tal_protocols, and the
+# mAP of its detections under evaluation.tad_protocol. The report stage gathers them into tables.
+rule evaluate_run_proposals:
+    input:
+        gt=lambda wc: evaluation_wf.ground_truth(DS(wc.dataset), ground_truth_path(wc.dataset)),
+        pred=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.csv",
+        videos=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.videos.txt",
+    output:
+        json=f"{OUT}/evaluation/{{experiment}}/seed{{seed}}.{{protocol}}.json",
+    log:
+        f"{LOGS}/evaluation/{{experiment}}/seed{{seed}}.{{protocol}}.log",
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        args=lambda wc, input: _experiments.evaluation_args(DS(wc.dataset), wc.protocol, "proposals", input.videos),
+        version=nemi.evaluation.VERSION,
+    shell:
+        "nemi evaluate proposals --gt {input.gt:q} --pred {input.pred:q} {params.args}"
+        " --json {output.json:q} > {log:q} 2>&1"
+
+
+rule evaluate_run_detections:
+    input:
+        gt=lambda wc: evaluation_wf.ground_truth(DS(wc.dataset), ground_truth_path(wc.dataset)),
+        pred=f"{OUT}/detections/{{experiment}}/seed{{seed}}.csv",
+        videos=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.videos.txt",
+    output:
+        json=f"{OUT}/evaluation/{{experiment}}/seed{{seed}}.tad.json",
+    log:
+        f"{LOGS}/evaluation/{{experiment}}/seed{{seed}}.tad.log",
+    conda:
+        "../../envs/nemi.yaml"
+    params:
+        args=lambda wc, input: _experiments.evaluation_args(
+            DS(wc.dataset), DS(wc.dataset)["evaluation"]["tad_protocol"], "detections", input.videos
+        ),
+        version=nemi.evaluation.VERSION,
+    shell:
+        "nemi evaluate detections --gt {input.gt:q} --pred {input.pred:q} {params.args}"
+        " --json {output.json:q} > {log:q} 2>&1"

@@ -1,30 +1,31 @@
-# The trained RTD-Net's proposals for a dataset's test split: results/<dataset>/proposals/rtd.csv
-# (video_id,t_start,t_end,score), rtd.json (checkpoint sha256, config hash, version) and rtd.videos.txt.
-# An evaluation.predictions entry naming rtd.csv evaluates them (evaluate.smk).
+# A fine-tuned RTD-Net's proposals for its dataset's test split (evaluation.test_split), per experiment
+# and seed: results/<dataset>/proposals/<experiment>/seed<n>.csv (video_id,t_start,t_end,score), .json
+# (checkpoint sha256, config hash, version) and .videos.txt (the videos proposed for).
 
 import nemi.proposals as _proposals
 
 
 rule proposals:
     input:
-        checkpoint=f"{OUT}/train/model.pt",
+        checkpoint=f"{OUT}/train/{{experiment}}/seed{{seed}}/model.pt",
         features=shard_files("features"),
         boundary=f"{OUT}/tem/boundary.h5",
         manifest=lambda wc: manifest_path(wc.dataset),
     output:
-        csv=f"{OUT}/proposals/rtd.csv",
-        json=f"{OUT}/proposals/rtd.json",
-        videos=f"{OUT}/proposals/rtd.videos.txt",
+        csv=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.csv",
+        json=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.json",
+        videos=f"{OUT}/proposals/{{experiment}}/seed{{seed}}.videos.txt",
     log:
-        f"{LOGS}/proposals/rtd.log",
+        f"{LOGS}/proposals/{{experiment}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/proposals/rtd.tsv"
+        f"{BENCH}/proposals/{{experiment}}/seed{{seed}}.tsv"
     conda:
         "../../envs/nemi.yaml"
-    threads: 2
+    threads: 1
     params:
         p=lambda wc: stage_params(DS(wc.dataset)["proposals"], _proposals.ProposalParams, _proposals.VERSION),
+        split=lambda wc: DS(wc.dataset)["evaluation"]["test_split"],
     shell:
         "nemi proposals --checkpoint {input.checkpoint:q} --features {input.features:q}"
-        " --boundary {input.boundary:q} --manifest {input.manifest:q} --out {output.csv:q}"
+        " --boundary {input.boundary:q} --manifest {input.manifest:q} --split {params.split:q} --out {output.csv:q}"
         " --params {params.p:q} > {log:q} 2>&1"

@@ -28,3 +28,31 @@ rule tem:
         "nemi tem --features {input.features:q} --manifest {input.manifest:q} --ground-truth {input.gt:q}"
         " --curves {input.curves:q} --window-steps {params.window} --stride {params.stride}"
         " --out {output:q} --params {params.p:q} > {log:q} 2>&1"
+
+
+# NEMI pretraining's prior: the same TEM fitted on a detector's pseudo activities of the pretraining's
+# splits (train, or train-test when transductive), so no human label reaches the pretraining.
+rule tem_pseudo:
+    input:
+        features=shard_files("features"),
+        manifest=lambda wc: manifest_path(wc.dataset),
+        labels=f"{OUT}/pseudo_labels/{{kind}}.json",
+        curves=tem_curves,
+    output:
+        f"{OUT}/tem/pseudo_{{kind}}.{{splits}}.h5",
+    log:
+        f"{LOGS}/tem/pseudo_{{kind}}.{{splits}}.log",
+    benchmark:
+        f"{BENCH}/tem/pseudo_{{kind}}.{{splits}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    threads: 1
+    params:
+        p=lambda wc: stage_params(DS(wc.dataset)["tem"], _TemP, _tem_cli.VERSION),
+        window=lambda wc: DS(wc.dataset)["train"]["window_steps"],
+        stride=lambda wc: DS(wc.dataset)["train"]["train_stride"],
+        splits=lambda wc: " ".join(wc.splits.split("-")),
+    shell:
+        "nemi tem --features {input.features:q} --manifest {input.manifest:q} --pseudo-labels {input.labels:q}"
+        " --splits {params.splits} --curves {input.curves:q} --window-steps {params.window} --stride {params.stride}"
+        " --out {output:q} --params {params.p:q} > {log:q} 2>&1"

@@ -1,9 +1,11 @@
-# RTD-Net trained on a dataset's training split through the configured schedule; held-out training
-# videos choose the checkpoint. results/<dataset>/train/: model.pt (what goes downstream), epochs.csv,
-# learning_curve.png, run.json; runs/<config hash>/ holds the checkpoints a killed run resumes from.
+# RTD-Net fine-tuned on a dataset's training split, once per experiment and seed: from scratch, or from
+# the pretraining the experiment names (its matching weights). Held-out training videos choose the
+# checkpoint. results/<dataset>/train/<experiment>/seed<n>/: model.pt (what goes downstream),
+# epochs.csv, learning_curve.png, run.json; runs/<config hash>/ holds the checkpoints a killed run
+# resumes from.
 
 import nemi.train as _train
-from nemi.train.params import TrainParams as _TrainP
+from nemi.fit.params import TrainParams as _TrainP
 
 
 rule train:
@@ -13,25 +15,27 @@ rule train:
         manifest=lambda wc: manifest_path(wc.dataset),
         gt=training_ground_truth,
         pretrained=pretrained_input,
+        init=init_input,
     output:
-        model=f"{OUT}/train/model.pt",
-        epochs=f"{OUT}/train/epochs.csv",
-        curve=f"{OUT}/train/learning_curve.png",
-        record=f"{OUT}/train/run.json",
+        model=f"{OUT}/train/{{experiment}}/seed{{seed}}/model.pt",
+        epochs=f"{OUT}/train/{{experiment}}/seed{{seed}}/epochs.csv",
+        curve=f"{OUT}/train/{{experiment}}/seed{{seed}}/learning_curve.png",
+        record=f"{OUT}/train/{{experiment}}/seed{{seed}}/run.json",
     log:
-        f"{LOGS}/train/train.log",
+        f"{LOGS}/train/{{experiment}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/train/train.tsv"
+        f"{BENCH}/train/{{experiment}}/seed{{seed}}.tsv"
     conda:
         "../../envs/nemi.yaml"
-    threads: 2
+    threads: 1
     resources:
         gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
     params:
-        p=lambda wc: stage_params(DS(wc.dataset)["train"], _TrainP, _train.VERSION),
+        p=lambda wc: stage_params(run_train_section(wc), _TrainP, _train.VERSION),
         model=model_params,
-        out_dir=lambda wc: f"results/{wc.dataset}/train",
+        init=lambda wc: f"--init {init_input(wc)[0]}" if init_input(wc) else "",
+        out_dir=lambda wc: f"results/{wc.dataset}/train/{wc.experiment}/seed{wc.seed}",
     shell:
         "nemi train --features {input.features:q} --boundary {input.boundary:q} --manifest {input.manifest:q}"
-        " --ground-truth {input.gt:q} --out-dir {params.out_dir:q} --model-params {params.model:q}"
+        " --ground-truth {input.gt:q} --out-dir {params.out_dir:q} --model-params {params.model:q} {params.init}"
         " --params {params.p:q} > {log:q} 2>&1"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nemi.errors import NemiInputError
 
+THUMOS14_TEST_PREFIX = "video_test_"
 THUMOS14_TEST_OMITTED: dict[str, tuple[str, ...]] = {
     "213": (),
     "212": ("video_test_0001292",),
@@ -28,12 +29,16 @@ THUMOS14_TEST_OMITTED: dict[str, tuple[str, ...]] = {
 
 
 def thumos14_test_subset(name: str, test_videos: Iterable[str]) -> list[str]:
-    """The videos of subset ``name`` ("213", "212" or "210", optionally "thumos14-" prefixed)."""
+    """The videos of subset ``name`` ("213", "212" or "210", optionally "thumos14-" prefixed).
+
+    Only test videos (``video_test_*``) count: a ground truth that also holds the validation (training)
+    videos, as a dataset's one table does, must not put them in the evaluated set.
+    """
     key = name.removeprefix("thumos14-")
     if key not in THUMOS14_TEST_OMITTED:
         raise NemiInputError(f"unknown Thumos14 test subset {name!r}; choose one of {sorted(THUMOS14_TEST_OMITTED)}")
     omit = set(THUMOS14_TEST_OMITTED[key])
-    return sorted(v for v in set(test_videos) if v not in omit)
+    return sorted(v for v in set(test_videos) if v not in omit and v.startswith(THUMOS14_TEST_PREFIX))
 
 
 def resolve_videos(spec: str, available: Iterable[str]) -> list[str]:

@@ -7,8 +7,11 @@ and ``fps``, ``duration`` (float, NaN where the file does not say).
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -19,8 +22,10 @@ COLUMNS = ["video_id", "t_start", "t_end", "label", "split", "fps", "duration"]
 
 
 def make_table(rows: dict[str, list] | pd.DataFrame, source: str | os.PathLike) -> pd.DataFrame:
-    """Normalise column types and order; check ``0 <= t_start <= t_end``."""
+    """Normalise column types and order; check ``0 <= t_start <= t_end``. An optional ``line`` column (the
+    row's line in the source file) goes into the message and is dropped."""
     df = pd.DataFrame(rows)
+    lines = df.pop("line") if "line" in df.columns else None
     for col in COLUMNS:
         if col not in df.columns:
             df[col] = np.nan if col in ("fps", "duration") else ""
@@ -31,22 +36,65 @@ def make_table(rows: dict[str, list] | pd.DataFrame, source: str | os.PathLike) 
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(np.float64)
     bad = ~np.isfinite(df["t_start"]) | ~np.isfinite(df["t_end"]) | (df["t_start"] < 0) | (df["t_end"] < df["t_start"])
     if bad.any():
-        first = df[bad].iloc[0]
-        raise NemiInputError(f"{source}: {int(bad.sum())} bad segment(s), e.g. {first['video_id']} "
-                             f"[{first['t_start']}, {first['t_end']}]")
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        first = df.iloc[i]
+        where = f"line {int(lines.iat[i])}: " if lines is not None else ""
+        raise NemiInputError(f"{source}: {where}{int(bad.sum())} bad segment(s), e.g. {first['video_id']} "
+                             f"[{first['t_start']}, {first['t_end']}] (need 0 <= start <= end, in seconds)")
     return df.reset_index(drop=True)
 
 
 def load_json(path: str | os.PathLike):
-    import json
+    return load_json_text(path)[0]
 
+
+def load_json_text(path: str | os.PathLike) -> tuple[Any, str]:
+    """The parsed JSON and its text (to name the line of a bad entry)."""
     p = Path(path)
     if not p.is_file():
         raise NemiInputError(f"{p}: file not found")
     try:
-        return json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise NemiInputError(f"{p}: not valid JSON ({err})") from None
+        text = p.read_text()
+        return json.loads(text), text
+    except json.JSONDecodeError as err:
+        raise NemiInputError(f"{p}: line {err.lineno}: not valid JSON ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise NemiInputError(f"{p}: not valid JSON text ({err})") from None
+
+
+def json_line(text: str, key: str) -> int:
+    """The line on which ``key`` first appears as a JSON string (1 when it does not)."""
+    i = text.find(json.dumps(key))
+    return text.count("\n", 0, i) + 1 if i >= 0 else 1
+
+
+def video_entries(data: Any, text: str, path: str | os.PathLike, fmt: str, video_keys: tuple[str, ...],
+                  annotation_keys: tuple[str, ...]) -> Iterator[tuple[str, dict, list[dict]]]:
+    """(video_id, entry, annotations) of a {video_id: {..., "annotations": [...]}} mapping, every entry checked:
+    a file of another format stops at its first entry that does not fit, naming the file and the line."""
+
+    def fail(vid: str | None, problem: str) -> NoReturn:
+        line = json_line(text, vid) if vid is not None else 1
+        raise NemiInputError(f"{path}: line {line}: {problem}; not a {fmt} file?")
+
+    if not isinstance(data, dict) or not data:
+        fail(None, f"expected a non-empty object of videos, found {type(data).__name__}")
+    for vid, v in data.items():
+        if not isinstance(v, dict):
+            fail(vid, f"entry {vid!r} is a {type(v).__name__}, not a video object")
+        missing = [k for k in (*video_keys, "annotations") if k not in v]
+        if missing:
+            fail(vid, f"video {vid!r} lacks {missing} (has {sorted(v)[:6]})")
+        anns = v["annotations"]
+        if not isinstance(anns, list):
+            fail(vid, f"video {vid!r}: annotations is a {type(anns).__name__}, not a list")
+        for a in anns:
+            if not isinstance(a, dict) or any(k not in a for k in ("segment", *annotation_keys)):
+                fail(vid, f"video {vid!r}: an annotation lacks segment or {list(annotation_keys)}: {str(a)[:80]}")
+            seg = a["segment"]
+            if not isinstance(seg, list) or len(seg) != 2:
+                fail(vid, f"video {vid!r}: segment {seg!r} is not [start, end]")
+        yield str(vid), v, anns
 
 
 def read_csv(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame:
@@ -59,5 +107,5 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame
         raise NemiInputError(f"{p}: not a readable CSV file ({err})") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise NemiInputError(f"{p}: missing column(s) {missing}")
+        raise NemiInputError(f"{p}: line 1 (header): missing column(s) {missing}; found {list(df.columns)[:8]}")
     return df

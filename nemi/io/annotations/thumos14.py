@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nemi.io.annotations.table import load_json, make_table, read_csv
+from nemi.io.annotations.table import json_line, load_json_text, make_table, read_csv, video_entries
 from nemi.errors import NemiInputError
 
 # detclasslist.txt order; label-idx 0..19 in RTD-Net's groundtruth CSV follows it.
@@ -66,6 +66,7 @@ def read_thumos14_groundtruth_csv(path: str | os.PathLike) -> pd.DataFrame:
     return make_table({
         "video_id": df["video-name"], "t_start": df["t-init"], "t_end": df["t-end"], "label": names[idx + 1],
         "split": df["video-name"].map(_split_of), "fps": df["frame-rate"], "duration": df["video-duration"],
+        "line": df.index + 2,
     }, path)
 
 
@@ -73,7 +74,7 @@ def read_thumos14_annotation_csv(path: str | os.PathLike) -> pd.DataFrame:
     """G-TAD's ``test_Annotation.csv`` / ``val_Annotation.csv`` (video,type,type_idx,start,end,...)."""
     df = read_csv(path, ("video", "type", "start", "end"))
     return make_table({"video_id": df["video"], "t_start": df["start"], "t_end": df["end"], "label": df["type"],
-                       "split": df["video"].map(_split_of)}, path)
+                       "split": df["video"].map(_split_of), "line": df.index + 2}, path)
 
 
 def read_rtd_thumos14_json(path: str | os.PathLike) -> pd.DataFrame:
@@ -81,11 +82,12 @@ def read_rtd_thumos14_json(path: str | os.PathLike) -> pd.DataFrame:
 
     Its ``fps`` (30 for every video) is wrong for 31 videos and is not kept.
     """
-    data = load_json(path)
+    data, text = load_json_text(path)
     rows: dict[str, list] = {k: [] for k in ("video_id", "t_start", "t_end", "label", "split", "duration")}
-    for vid, v in data.items():
+    for vid, v, anns in video_entries(data, text, path, "RTD-Net thumos14_anno_action.json",
+                                      ("subset", "duration_second"), ("class",)):
         split = "test" if v.get("subset") == "test" else "val"
-        for a in v["annotations"]:
+        for a in anns:
             for k, x in zip(rows, (vid, a["segment"][0], a["segment"][1], a["class"], split, v["duration_second"])):
                 rows[k].append(x)
     return make_table(rows, path)
@@ -93,23 +95,40 @@ def read_rtd_thumos14_json(path: str | os.PathLike) -> pd.DataFrame:
 
 def read_gtad_thumos_gt(path: str | os.PathLike) -> pd.DataFrame:
     """G-TAD's ``thumos_gt.json`` (ActivityNet-style ``database``; segments as strings; no Ambiguous)."""
-    data = load_json(path)
-    if "database" not in data:
-        raise NemiInputError(f"{path}: no 'database' key (not an ActivityNet-style ground truth)")
+    data, text = load_json_text(path)
+    if not isinstance(data, dict) or "database" not in data:
+        raise NemiInputError(f"{path}: line 1: no 'database' key (not an ActivityNet-style ground truth)")
     rows: dict[str, list] = {k: [] for k in ("video_id", "t_start", "t_end", "label", "split")}
-    for vid, v in data["database"].items():
+    for vid, v, anns in video_entries(data["database"], text, path, "G-TAD thumos_gt.json", (), ("label",)):
         split = "test" if v.get("subset") == "test" else "val"
-        for a in v["annotations"]:
+        for a in anns:
             for k, x in zip(rows, (vid, float(a["segment"][0]), float(a["segment"][1]), a["label"], split)):
                 rows[k].append(x)
     return make_table(rows, path)
 
 
 def read_thumos14_video_info(path: str | os.PathLike) -> pd.DataFrame:
-    """``TH14_video_info.json``: per video ``fps`` and ``duration`` (s)."""
-    data = load_json(path)
-    return pd.DataFrame({"video_id": list(data), "fps": [float(v["fps"]) for v in data.values()],
-                         "duration": [float(v["duration"]) for v in data.values()]})
+    """Per video ``fps``, ``duration`` (s) and ``frame_count``: from ``TH14_video_info.json`` (mmtad; 412
+    videos, not video_test_0001292) or RTD-Net's ``thumos14_test_groundtruth.csv`` (213 test videos)."""
+    if str(path).endswith(".csv"):
+        df = read_csv(path, ("video-name", "frame-rate", "video-duration", "video-frames"))
+        df = df.drop_duplicates("video-name")
+        return pd.DataFrame({"video_id": df["video-name"].astype(str), "fps": df["frame-rate"].astype(float),
+                             "duration": df["video-duration"].astype(float),
+                             "frame_count": df["video-frames"].astype(int)}).reset_index(drop=True)
+    data, text = load_json_text(path)
+    if not isinstance(data, dict):
+        raise NemiInputError(f"{path}: line 1: expected an object of videos (TH14_video_info.json)")
+    out: dict[str, list] = {"video_id": [], "fps": [], "duration": [], "frame_count": []}
+    for vid, v in data.items():
+        if not isinstance(v, dict) or any(k not in v for k in ("fps", "duration")):
+            raise NemiInputError(f"{path}: line {json_line(text, vid)}: video {vid!r} lacks fps or duration; "
+                                 "not a TH14_video_info.json file?")
+        n = v.get("num_frame")
+        for k, x in zip(out, (vid, float(v["fps"]), float(v["duration"]),
+                              int(n) if n is not None else round(float(v["fps"]) * float(v["duration"])))):
+            out[k].append(x)
+    return pd.DataFrame(out)
 
 
 def attach_video_info(gt: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
@@ -118,3 +137,8 @@ def attach_video_info(gt: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     for col in ("fps", "duration"):
         merged[col] = merged[col].fillna(merged.pop(f"{col}_info"))
     return merged[gt.columns]
+
+
+def thumos14_split_of(video_id: str) -> str:
+    """``val`` or ``test`` from a Thumos14 video id, "" for anything else."""
+    return _split_of(video_id)

@@ -77,7 +77,10 @@ def check_same_run(path: str | os.PathLike, stored: dict[str, Any], config: dict
         listed = ", ".join(f"{k} = {s_model.get(k)} in the checkpoint, {c_model.get(k)} in the config" for k in arch)
         raise NemiInputError(f"{path}: a checkpoint of another architecture than the config's: {listed}")
     diffs = [f"{sec}.{k} = {stored.get(sec, {}).get(k)!r} in the checkpoint, {v!r} in the config"
-             for sec in ("model", "train") for k, v in config[sec].items() if stored.get(sec, {}).get(k) != v]
+             for sec, values in config.items() if isinstance(values, dict)
+             for k, v in values.items() if stored.get(sec, {}).get(k) != v]
+    diffs += [f"{sec} = {stored.get(sec)!r} in the checkpoint, {v!r} in the config"
+              for sec, v in config.items() if not isinstance(v, dict) and stored.get(sec) != v]
     if diffs:
         raise NemiInputError(f"{path}: made with another config than this run's: {'; '.join(diffs[:6])}. "
                              "Resume with the config it was made with, or train into another run folder")

@@ -25,10 +25,10 @@ COMPLETENESS_MODULES = ("iou_conv.", "iou_embed.")
 CLASS_MODULES = ("class_embed.",)
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in override.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+        out[k] = merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
     return out
 
 
@@ -94,7 +94,7 @@ class TrainParams:
     def from_dict(cls, raw: Mapping[str, Any] | None = None) -> TrainParams:
         raw = dict(raw or {})
         if "schedules" in raw:
-            raw["schedules"] = _merge(defaults(cls.SECTION)["schedules"], raw["schedules"] or {})
+            raw["schedules"] = merge(defaults(cls.SECTION)["schedules"], raw["schedules"] or {})
         return build(cls, raw)
 
     def stages(self) -> list[Stage]:

@@ -1,0 +1,176 @@
+"""Experiments and pretrainings of a workflow config: what to run, where it goes, what the tables hold.
+
+An experiment fine-tunes RTD-Net on a dataset, from scratch or from a named NEMI pretraining,
+once per seed; a pretraining is named once and shared by every experiment naming it (one job).
+Paths, with ``d`` the dataset and ``e`` the experiment:
+
+- ``results/<pretraining dataset>/pretrain/<pretraining>/model.pt`` (one per pretraining)
+- ``results/d/train/e/seed<n>/model.pt``, ``proposals/e/seed<n>.csv``, ``detections/e/seed<n>.csv``
+- ``results/d/evaluation/e/seed<n>.<protocol>.json`` (AR@AN) and ``seed<n>.tad.json`` (mAP)
+- ``results/d/report/index.json``, the tables ``results/d_tal.csv``, ``d_tad.csv``,
+  ``d_ablations.csv`` and ``results/d_report.html``.
+
+Nothing here imports torch: the workflow asks it while it plans the DAG.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nemi.datasets import deep_merge
+from nemi.errors import NemiConfigError
+from nemi.params import schema
+
+
+def _experiment_defaults() -> dict[str, Any]:
+    props = schema()["$defs"]["experiment"]["properties"]
+    return {k: copy.deepcopy(p["default"]) for k, p in props.items() if "default" in p}
+
+
+def experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Experiment ``name`` with the schema's defaults filled in; an unknown name is refused, naming the key."""
+    entries = config.get("experiments") or {}
+    if name not in entries:
+        raise NemiConfigError(f"config: no experiment {name!r} under experiments (known: {', '.join(sorted(entries))})")
+    out = {**_experiment_defaults(), **entries[name]}
+    out["label"] = out["label"] or name
+    return out
+
+
+def pretraining(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    entries = config.get("pretrainings") or {}
+    if name not in entries:
+        raise NemiConfigError(f"config: no pretraining {name!r} under pretrainings "
+                              f"(known: {', '.join(sorted(entries)) or 'none'})")
+    return dict(entries[name])
+
+
+def pretrain_section(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The pretrain section of pretraining ``name``: its dataset's, overridden by the entry's keys."""
+    entry = {k: v for k, v in pretraining(config, name).items() if k != "dataset"}
+    return deep_merge(dataset_config["pretrain"], entry)
+
+
+def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any]]) -> None:
+    """Refuse, before any job, an experiment or pretraining that names an unknown dataset or pretraining,
+    or whose settings do not build; ``effective(name)`` is a dataset's merged config."""
+    from nemi.pretrain.params import PretrainParams
+
+    datasets = config.get("datasets") or {}
+    for name, entry in (config.get("pretrainings") or {}).items():
+        if entry["dataset"] not in datasets:
+            raise NemiConfigError(f"config: pretrainings.{name}.dataset: no dataset {entry['dataset']!r} "
+                                  "under datasets")
+        section = pretrain_section(config, name, effective(entry["dataset"]))
+        try:
+            PretrainParams.from_dict(section).fit_params(effective(entry["dataset"])["train"])
+        except (NemiConfigError, ValueError) as err:
+            raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
+    for name in config.get("experiments") or {}:
+        e = experiment(config, name)
+        if e["dataset"] not in datasets:
+            raise NemiConfigError(f"config: experiments.{name}.dataset: no dataset {e['dataset']!r} under datasets")
+        if e["pretraining"] is not None and e["pretraining"] not in (config.get("pretrainings") or {}):
+            raise NemiConfigError(f"config: experiments.{name}.pretraining: no pretraining {e['pretraining']!r} "
+                                  f"under pretrainings (known: {', '.join(sorted(config.get('pretrainings') or {}))})")
+        eff = effective(e["dataset"])
+        if eff["evaluation"]["test_split"] == "train":
+            raise NemiConfigError(f"config: datasets.{e['dataset']}.evaluation.test_split is train, the split "
+                                  f"experiment {name} is trained on: evaluate on another split")
+
+
+def of_dataset(config: Mapping[str, Any], dataset: str, group: str | None = None) -> list[str]:
+    """Names of the experiments fine-tuned on ``dataset`` (of one group, or all), in config order."""
+    entries = {n: experiment(config, n) for n in (config.get("experiments") or {})}
+    return [n for n, e in entries.items() if e["dataset"] == dataset and group in (None, e["group"])]
+
+
+def runs(config: Mapping[str, Any], dataset: str, group: str | None = None) -> list[tuple[str, int]]:
+    return [(n, s) for n in of_dataset(config, dataset, group) for s in experiment(config, n)["seeds"]]
+
+
+def train_section(dataset_config: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The dataset's train section with the run's seed."""
+    return {**dataset_config["train"], "seed": int(seed)}
+
+
+def init_model(config: Mapping[str, Any], name: str) -> str | None:
+    """The pretrained checkpoint experiment ``name`` starts from, or None (from scratch)."""
+    e = experiment(config, name)
+    if e["pretraining"] is None:
+        return None
+    return f"results/{pretraining(config, e['pretraining'])['dataset']}/pretrain/{e['pretraining']}/model.pt"
+
+
+def config_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_paths(dataset: str, name: str, seed: int, tal_protocols: list[str]) -> dict[str, Any]:
+    out, run = f"results/{dataset}", f"results/{dataset}/train/{name}/seed{seed}"
+    return {"run": f"{run}/run.json", "epochs": f"{run}/epochs.csv", "model": f"{run}/model.pt",
+            "proposals_csv": f"{out}/proposals/{name}/seed{seed}.csv",
+            "tal": {p: f"{out}/evaluation/{name}/seed{seed}.{p}.json" for p in tal_protocols},
+            "tad": f"{out}/evaluation/{name}/seed{seed}.tad.json"}
+
+
+def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Mapping[str, Any]]) -> dict[str, Any]:
+    """What the report stage reads: every experiment of ``dataset``, its pretraining and its runs' files."""
+    eff = effective(dataset)
+    ev = eff["evaluation"]
+    scores = eff["detect"]["scores"]
+    experiments = {}
+    for name in of_dataset(config, dataset):
+        e = experiment(config, name)
+        pre = None
+        if e["pretraining"] is not None:
+            entry = pretraining(config, e["pretraining"])
+            section = pretrain_section(config, e["pretraining"], effective(entry["dataset"]))
+            pre = {"name": e["pretraining"], "dataset": entry["dataset"], "labels": section["labels"],
+                   "query_strategy": section["query_strategy"], "contrastive": section["contrastive"],
+                   "reassemble": section["reassemble"], "transductive": section["transductive"],
+                   "epochs_csv": f"results/{entry['dataset']}/pretrain/{e['pretraining']}/epochs.csv"}
+        experiments[name] = {"group": e["group"], "label": e["label"], "ablation": e["ablation"], "pretraining": pre,
+                             "runs": [{"seed": s, **run_paths(dataset, name, s, ev["tal_protocols"])}
+                                      for s in e["seeds"]]}
+    m = eff["model"]
+    return {"dataset": dataset, "config_hash": config_hash({"dataset": eff, "experiments": experiments}),
+            "tal_protocols": list(ev["tal_protocols"]), "tad_protocol": ev["tad_protocol"],
+            "class_scores": ("built-in classifier" if scores.get("classifier") else
+                             "UntrimmedNet" if scores.get("unet_scores") else f"class scores {scores['class_scores']}"),
+            "model_note": (f"RTD-Net with d {m['hidden_dim']}, {m['decoder_layers']} decoder layers, "
+                           f"{m['num_queries']} queries, windows of {m['window_steps']} steps"),
+            "experiments": experiments}
+
+
+def outputs(config: Mapping[str, Any], dataset: str) -> list[str]:
+    """The tables and the report of ``dataset``, when it has experiments (ablations: their own target)."""
+    if not of_dataset(config, dataset, "table1"):
+        return []
+    return [f"results/{dataset}_tal.csv", f"results/{dataset}_tad.csv", f"results/{dataset}_report.html"]
+
+
+def class_scores(dataset_config: Mapping[str, Any], out: str) -> str:
+    """The video-level class-score file experiments' detections use (detect.scores)."""
+    scores = dataset_config["detect"]["scores"]
+    if scores.get("classifier"):
+        return f"{out}/classify/class_scores.csv"
+    return scores.get("unet_scores") or scores["class_scores"]
+
+
+def class_scores_flag(dataset_config: Mapping[str, Any]) -> str:
+    return "--unet-scores" if dataset_config["detect"]["scores"].get("unet_scores") else "--class-scores"
+
+
+def evaluation_args(dataset_config: Mapping[str, Any], protocol: str, kind: str, videos_file: str) -> str:
+    """``nemi evaluate`` options for an experiment's run: the protocol and the evaluated videos (the
+    configured subset, else the test-split videos the proposals were made for)."""
+    ev = dataset_config["evaluation"]
+    args = f"--protocol {protocol} --videos {ev['videos'] or videos_file}"
+    if kind == "proposals":
+        args += f" --fps {ev['default_fps']}"
+    return args

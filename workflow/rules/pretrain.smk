@@ -1,0 +1,38 @@
+# NEMI pretraining: RTD-Net on a dataset's pseudo activities alone (no annotation file among the inputs;
+# the boundary prior is fitted on pseudo labels too). One job per entry of `pretrainings`, shared by
+# every experiment naming it: results/<dataset>/pretrain/<name>/ holds model.pt, epochs.csv,
+# learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
+
+import nemi.pretrain as _pretrain
+from nemi.pretrain.params import PretrainParams as _PretrainP
+
+
+rule pretrain:
+    input:
+        features=shard_files("features"),
+        boundary=pretrain_boundary,
+        labels=pretrain_labels,
+        manifest=lambda wc: manifest_path(wc.dataset),
+    output:
+        model=f"{OUT}/pretrain/{{pretraining}}/model.pt",
+        epochs=f"{OUT}/pretrain/{{pretraining}}/epochs.csv",
+        curve=f"{OUT}/pretrain/{{pretraining}}/learning_curve.png",
+        record=f"{OUT}/pretrain/{{pretraining}}/run.json",
+    log:
+        f"{LOGS}/pretrain/{{pretraining}}.log",
+    benchmark:
+        f"{BENCH}/pretrain/{{pretraining}}.tsv"
+    conda:
+        "../../envs/nemi.yaml"
+    threads: 1
+    resources:
+        gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
+    params:
+        p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
+        train=lambda wc: json.dumps(DS(wc.dataset)["train"], sort_keys=True),
+        model=model_params,
+        out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}",
+    shell:
+        "nemi pretrain --features {input.features:q} --boundary {input.boundary:q} --pseudo-labels {input.labels:q}"
+        " --manifest {input.manifest:q} --dataset {wildcards.dataset} --out-dir {params.out_dir:q}"
+        " --train-params {params.train:q} --model-params {params.model:q} --params {params.p:q} > {log:q} 2>&1"
