@@ -398,3 +398,14 @@ def test_activitynet_tables_and_the_papers_table_2(world, tmp_path):
     page = render(index, tal, tad, None, [])
     assert "as printed in the paper" in page and "33.05" in page and "65.20" in page and "40.10" not in page
     assert "On anet, nemi_self (nemi_self) is " in page
+
+
+def test_index_command_checks_and_writes_what_the_workflow_passes(world, tmp_path, capsys):
+    index = json.loads((world / "index.json").read_text())
+    out = tmp_path / "index.json"
+    assert main(["report", "index", "--content", json.dumps(index), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == index
+    del index["experiments"]["rtd"]["runs"][0]["tad"]
+    assert main(["report", "index", "--content", json.dumps(index), "--out", str(tmp_path / "bad.json")]) == 2
+    assert "--content: experiments.rtd.runs[0]: lacks ['tad']" in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()

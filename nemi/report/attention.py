@@ -21,16 +21,15 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
-from nemi.io.boundary import read_boundary
-from nemi.io.features import FeatureShardReader
+from nemi.io.boundary import read_start_end
+from nemi.io.features import FeatureShardReader, read_video_features
 from nemi.io.manifest import read_manifest
 from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.io.tables import read_ground_truth, read_predictions
-from nemi.io.timebase import frame_to_time
 from nemi.log import logger
 from nemi.params import defaults
 from nemi.report import FigureParams
-from nemi.windows import VideoFeatures, WindowParams, build_windows, collate
+from nemi.windows import WindowParams, build_windows, collate
 
 WINDOW_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames")
 
@@ -60,15 +59,6 @@ def _shard_of(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
         with FeatureShardReader(p) as r:
             where |= {v: str(p) for v in r.video_ids()}
     return where
-
-
-def _video_features(path: str, vid: str) -> VideoFeatures:
-    with FeatureShardReader(path) as r:
-        tb, feats = r.timebase(vid), r.features(vid)
-        frames = r.attrs(vid).get("frame_count")
-    # A video's end: its frame count where recorded, else the end of its last snippet (as training reads it).
-    duration = float(frame_to_time(int(frames), tb.fps)) if frames is not None else float(tb.boundaries(len(feats))[-1])
-    return VideoFeatures(feats, tb, duration)
 
 
 def model_windows(path: str | os.PathLike) -> WindowParams:
@@ -117,7 +107,8 @@ def attention_map(model_path: str | os.PathLike, feature_paths: Sequence[str | o
                              f"{mp.window_steps}")
     gt = read_ground_truth(ground_truth)
     shards = _shard_of(feature_paths)
-    _, scores = read_boundary(boundary_path)
+    _, scores = read_start_end(boundary_path)
+    # Video by video, so that only the videos up to the chosen window are read into memory.
     for vid in test_videos(manifest, gt):
         if vid not in shards:
             raise NemiInputError(f"test video {vid}: in none of the feature shards {[str(p) for p in feature_paths]}")
@@ -126,9 +117,9 @@ def attention_map(model_path: str | os.PathLike, feature_paths: Sequence[str | o
         g = gt[gt["video_id"] == vid]
         segs = g[["t_start", "t_end"]].to_numpy(np.float64)
         segs = segs[segs[:, 1] > segs[:, 0]]
-        windows = build_windows({vid: _video_features(shards[vid], vid)}, wp, "test",
+        windows = build_windows(read_video_features([shards[vid]], [vid]), wp, "test",
                                 annotations={vid: (segs, np.zeros(len(segs), np.int64))},
-                                boundary={vid: (scores[vid].start_end(), scores[vid].timebase)}, video_ids=[vid])
+                                boundary={vid: scores[vid]}, video_ids=[vid])
         held = [i for i, r in enumerate(windows.records) if r.targets]
         if not held:
             continue

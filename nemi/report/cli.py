@@ -21,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "report. " + ALONE)
     sub = p.add_subparsers(dest="report_command", metavar="KIND", required=True)
 
+    i = sub.add_parser("index", help="write a report INDEX JSON (what the workflow passes), checked",
+                       description="Checks an INDEX (format: nemi/report/tables.py) and writes it; the files it "
+                                   "lists need not exist yet.")
+    i.add_argument("--content", required=True, metavar="JSON", help="the INDEX as one JSON object")
+    i.add_argument("--out", required=True, help="output INDEX JSON")
+    i.set_defaults(func=_index)
+
     t = sub.add_parser("tables", help="{dataset}_tal.csv, _tad.csv and _ablations.csv from an INDEX",
                        description="One row per experiment, metrics in percent (mean and sample std over seeds). "
                                    "The INDEX format is documented in nemi/report/tables.py. " + ALONE)
@@ -43,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     h.add_argument("--boundary", help="boundary-score file of the dataset (nemi tem)")
     h.add_argument("--manifest", help="manifest CSV with a split column (the test split is drawn)")
     h.add_argument("--ground-truth", help="ground-truth CSV video_id,t_start,t_end[,label]")
-    h.add_argument("--pseudo-labels", nargs="+", default=(), help="pseudo-label JSON files drawn in the timelines")
+    h.add_argument("--pseudo-labels", nargs="*", default=(), help="pseudo-label JSON files drawn in the timelines")
     h.add_argument("--experiment", help="experiment whose run the attention map and timelines show "
                                         "(default: nemi_self, else the first Table 1 experiment)")
     h.add_argument("--seed", type=int, help="its run's seed (default: its first run)")
@@ -52,6 +59,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     h.add_argument("--top-proposals", type=int, default=None,
                    help=f"proposals per timeline (default {fp.top_proposals})")
     h.set_defaults(func=_html)
+
+
+def _index(args: argparse.Namespace) -> int:
+    import json
+
+    from nemi.errors import NemiInputError
+    from nemi.io.tables import write_json
+    from nemi.report.tables import check_index
+
+    try:
+        doc = json.loads(args.content)
+    except json.JSONDecodeError as err:
+        raise NemiInputError(f"--content is not JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise NemiInputError(f"--content must be a JSON object, not {type(doc).__name__}")
+    write_json(args.out, check_index(doc, "--content"))
+    return 0
 
 
 def _tables(args: argparse.Namespace) -> int:

@@ -88,8 +88,15 @@ def _need(cond: bool, path: str | os.PathLike, where: str, problem: str) -> None
 
 
 def load_index(path: str | os.PathLike) -> dict[str, Any]:
-    """The INDEX file, checked: every key the tables and the report read is there and of its type."""
-    doc = read_json(path, "report index")
+    """The INDEX file, checked (:func:`check_index`)."""
+    return check_index(read_json(path, "report index"), path)
+
+
+def check_index(doc: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """``doc`` if every key the tables and the report read is there and of its type; ``path`` names it in errors.
+
+    Only the structure: the files it lists are read (and checked) by the tables and the report.
+    """
     for key in ("dataset", "config_hash", "tad_protocol", "class_scores", "model_note"):
         _need(isinstance(doc.get(key), str), path, key, "missing, or not a string")
     protocols = doc.get("tal_protocols")
