@@ -136,11 +136,20 @@ def _html(args: argparse.Namespace) -> int:
     uri = F.png_data_uri(F.ablation_figure(abl)) if abl is not None else None
     blocks.append(figure_block("figure2", uri, "Figure 2: ablations, mAP (%) against tIoU, one panel per kind; "
                                "error bars: std over seeds", "no ablation table given (--ablations)"))
-    fig = F.learning_figure(table1)
+    labels = [e["label"] for e in table1.values()]
+    fig = F.learning_figure({(e["label"] if labels.count(e["label"]) == 1 else f"{e['label']} ({n})"): e["runs"]
+                             for n, e in table1.items()})
     blocks.append(figure_block("figure3", None if fig is None else F.png_data_uri(fig),
-                               "Figure 3: held-out AR@AN per epoch (training videos held out for model selection, "
-                               "never the test split), mean over seeds, band: std",
+                               "Figure 3: fine-tuning, held-out AR@AN per epoch (training videos held out for model "
+                               "selection, never the test split), mean over seeds, band: std",
                                "no run's epochs.csv has held-out AR columns (trained without held-out videos)"))
+    pre = {e["pretraining"]["name"]: [{"epochs": e["pretraining"]["epochs_csv"]}] for e in table1.values()
+           if e["pretraining"] and e["pretraining"].get("epochs_csv")}
+    fig = F.learning_figure(pre, "pretraining, held-out") if pre else None
+    blocks.append(figure_block("pretraining", None if fig is None else F.png_data_uri(fig),
+                               "Pretraining: AR@AN per epoch on held-out videos against their pseudo activities "
+                               "(not ground truth), one run per pretraining",
+                               "no Table 1 pretraining lists an epochs.csv with held-out AR columns"))
     name, exp, run = _run_of(index, args.experiment, args.seed)
     which = f"{exp['label']} ({name}), seed {run['seed']}"
     if args.features and args.boundary and args.manifest and args.ground_truth:

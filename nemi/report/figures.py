@@ -92,27 +92,26 @@ def curves(runs: Sequence[Mapping[str, Any]]) -> dict[int, pd.DataFrame]:
     return out
 
 
-def learning_figure(experiments: Mapping[str, Mapping[str, Any]]) -> Figure | None:
-    """Figure 3: held-out AR@AN (percent) per epoch, one line per experiment, band = std over seeds.
+def learning_figure(lines: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "held-out") -> Figure | None:
+    """Figure 3: AR@AN (percent) per epoch, one line per legend label (its runs: mean, band = std over seeds).
 
-    None when no run has held-out scores (trained without held-out videos).
+    ``lines``: label -> runs (each with an ``epochs`` CSV path). None when no run has held-out scores.
     """
-    per_exp = {name: curves(e["runs"]) for name, e in experiments.items()}
-    ans = sorted({an for c in per_exp.values() for an in c})
+    per_line = {label: curves(runs) for label, runs in lines.items()}
+    ans = sorted({an for c in per_line.values() for an in c})
     if not ans:
         return None
     fig = Figure(figsize=(3.6 * len(ans), 3.2))
     axes = fig.subplots(1, len(ans), squeeze=False)[0]
     for ax, an in zip(axes, ans):
-        for name, c in per_exp.items():
+        for label, c in per_line.items():
             if an not in c:
                 continue
             d = c[an]
-            line = ax.plot(d["epoch"], 100 * d["mean"], label=f"{experiments[name]['label']} "
-                                                               f"(n={int(d['n'].max())})")[0]
+            line = ax.plot(d["epoch"], 100 * d["mean"], label=f"{label} (n={int(d['n'].max())})")[0]
             ax.fill_between(d["epoch"], 100 * (d["mean"] - d["std"]), 100 * (d["mean"] + d["std"]),
                             color=line.get_color(), alpha=0.2)
-        ax.set(xlabel="epoch (all stages)", ylabel="AR (%)", title=f"held-out AR@{an}")
+        ax.set(xlabel="epoch (all stages)", ylabel="AR (%)", title=f"{what} AR@{an}")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
