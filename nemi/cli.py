@@ -29,6 +29,7 @@ STAGE_MODULES = (
     "nemi.proposals.cli",
     "nemi.detect.cli",
     "nemi.evaluation.cli",
+    "nemi.report.cli",
     "nemi.inspect",
     "nemi.plot",
 )

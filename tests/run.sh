@@ -28,4 +28,13 @@ fi
 python -c "import snakemake_executor_plugin_slurm" 2>/dev/null || python -m pip install -q -e ".[slurm]" \
   || echo "snakemake-executor-plugin-slurm could not be installed: tests/test_slurm.py is skipped" >&2
 
+# Debian's chromium for tests/test_report.py, which opens the HTML report headless (root only, about a minute).
+# Elsewhere that test is skipped, saying why; on CI chromium is required.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; } \
+    || echo "chromium could not be installed: the headless-browser test of the report is skipped" >&2
+fi
+if [ -n "${CI:-}" ]; then command -v chromium >/dev/null; fi
+
 exec python -m pytest "$@"

@@ -1,0 +1,207 @@
+"""One self-contained HTML report: header, verdict, tables (with the paper's numbers), figures.
+
+Figures are embedded as PNG data URIs and the page loads nothing else, so the file can be mailed
+or opened offline. A small inline script lists, once the page has loaded, every figure's natural
+size in ``<pre id="figure-check">`` (what the headless-browser test reads).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from nemi import __version__
+from nemi.io.provenance import git_state
+
+_PCT = re.compile(r"^(?P<base>.+)_pct_mean$")
+
+CSS = """body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #bbb;padding:3px 6px}
+th{background:#eee}td.num{text-align:right;font-variant-numeric:tabular-nums}tr.paper td{background:#fff7e0}
+.verdict{background:#eef5ff;border-left:4px solid #36c;padding:.5em 1em}.missing{color:#a33}
+.scroll{overflow-x:auto}figure{margin:1em 0}figcaption{font-size:13px;color:#444}img{max-width:100%}"""
+
+SCRIPT = """window.addEventListener("load", function () {
+  var out = [];
+  document.querySelectorAll("img").forEach(function (im) {
+    out.push(im.alt + ": " + im.naturalWidth + "x" + im.naturalHeight + (im.complete ? " complete" : " pending"));
+  });
+  document.getElementById("figure-check").textContent = out.join("\\n");
+});"""
+
+
+def paper_numbers() -> pd.DataFrame:
+    """The paper's Table 1 and Table 2 as printed (percent): table, dataset, method, metric, value_pct."""
+    text = resources.files("nemi.report").joinpath("paper_numbers.csv").read_text()
+    from io import StringIO
+
+    return pd.read_csv(StringIO(text), comment="#")
+
+
+def _esc(v: Any) -> str:
+    return html.escape(str(v))
+
+
+def _table(df: pd.DataFrame, table_id: str, paper_rows: int = 0) -> str:
+    head = "".join(f"<th>{_esc(c)}</th>" for c in df.columns)
+    body = []
+    for i, (_, row) in enumerate(df.iterrows()):
+        cls = ' class="paper"' if i < paper_rows else ""
+        cells = "".join(f'<td class="num">{_esc(v)}</td>' if isinstance(v, numbers.Number) or "±" in str(v)
+                        else f"<td>{_esc(v)}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def mean_pm_std(df: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
+    """``keep`` columns, then every ``X_pct_mean`` / ``X_pct_std`` pair as one "mean ± std" column ``X (%)``."""
+    out = df[[c for c in keep if c in df.columns]].copy()
+    for c in df.columns:
+        if (m := _PCT.match(c)) and f"{m['base']}_pct_std" in df.columns:
+            out[f"{m['base']} (%)"] = [f"{a:.2f} ± {s:.2f}" for a, s in zip(df[c], df[f"{m['base']}_pct_std"])]
+        elif c.endswith(":n_videos"):
+            out[c] = df[c]
+    return out
+
+
+def _find(df: pd.DataFrame, name: str, fallback) -> pd.Series | None:
+    if (df["experiment"] == name).any():
+        return df[df["experiment"] == name].iloc[0]
+    rows = df[fallback(df)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _compare(a: pd.Series, b: pd.Series, col: str, what: str) -> tuple[bool, str]:
+    ma, sa, mb, sb = (float(a[f"{col}_pct_mean"]), float(a[f"{col}_pct_std"]), float(b[f"{col}_pct_mean"]),
+                      float(b[f"{col}_pct_std"]))
+    diff = ma - mb
+    if int(a["n_seeds"]) < 2 or int(b["n_seeds"]) < 2:
+        spread = "one seed on a side, so the seed spread is not measured"
+    else:
+        within = abs(diff) <= math.hypot(sa, sb)
+        spread = f"{'within' if within else 'beyond'} the seed spread (combined std {math.hypot(sa, sb):.2f})"
+    return diff > 0, (f"{what} {ma:.2f} ± {sa:.2f} against {mb:.2f} ± {sb:.2f} "
+                      f"({diff:+.2f} points, {spread})")
+
+
+def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], dataset: str) -> list[str]:
+    """Sentences, computed from the tables, saying whether each NEMI row beats RTD-Net (from scratch).
+
+    RTD-Net is the experiment ``rtd`` (else the first row without pretraining); NEMI rows are those
+    with a pretraining, ``nemi_self`` first. Compared: mean AR@100 (first protocol that has it) and
+    mean average mAP, with each side's seed std; "better" needs a higher mean on both, and a
+    difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2).
+    """
+    rtd_tal = _find(tal, "rtd", lambda d: d["pretraining"] == "none")
+    if rtd_tal is None:
+        return ["No row without pretraining (RTD-Net from scratch): nothing to compare NEMI with."]
+    nemi = tal[tal["pretraining"] != "none"]["experiment"].tolist()
+    nemi.sort(key=lambda n: n != "nemi_self")
+    if not nemi:
+        return ["No pretrained (NEMI) row: nothing to compare with RTD-Net."]
+    ar_col = next((f"{p}:AR@100" for p in tal_protocols if f"{p}:AR@100_pct_mean" in tal.columns), None)
+    rtd_tad = tad[tad["experiment"] == rtd_tal["experiment"]].iloc[0]
+    out = []
+    for name in nemi:
+        a_tal = tal[tal["experiment"] == name].iloc[0]
+        a_tad = tad[tad["experiment"] == name].iloc[0]
+        parts, wins = [], []
+        if ar_col:
+            w, s = _compare(a_tal, rtd_tal, ar_col, f"mean {ar_col}")
+            wins.append(w)
+            parts.append(s)
+        w, s = _compare(a_tad, rtd_tad, "mAP_avg", "mean average mAP")
+        wins.append(w)
+        parts.append(s)
+        judged = "better than" if all(wins) else "not better than" if not any(wins) else "not uniformly better than"
+        out.append(f"On {dataset}, {a_tal['label']} ({name}) is {judged} {rtd_tal['label']} "
+                   f"({rtd_tal['experiment']}): " + "; ".join(parts) + ".")
+    return out
+
+
+def paper_comparison(tal: pd.DataFrame, tad: pd.DataFrame,
+                     tal_protocols: Sequence[str]) -> tuple[pd.DataFrame, int] | None:
+    """The paper's rows (as printed) above ours, in its columns; None for a dataset it has no table of."""
+    paper = paper_numbers()
+    if any(p.startswith("thumos14") for p in tal_protocols):
+        printed = paper[paper["table"] == 1]
+        metrics = ["AR@50", "AR@100", "AR@200", "AR@500", "mAP@0.7", "mAP@0.6", "mAP@0.5", "mAP@0.4", "mAP@0.3"]
+        protocols = [p for p in tal_protocols if p.startswith("thumos14")]
+    elif "activitynet" in tal_protocols:
+        printed = paper[paper["table"] == 2]
+        metrics, protocols = ["AR@1", "AR@100", "AUC"], ["activitynet"]
+    else:
+        return None
+    rows = []
+    for method, g in printed.groupby("method", sort=False):
+        values = dict(zip(g["metric"], g["value_pct"]))
+        rows.append({"source": "as printed in the paper", "row": method, "proposal protocol": "(paper's)"}
+                    | {m: f"{values[m]:.2f}" if m in values else "" for m in metrics})
+    for p in protocols:
+        for _, r in tal.iterrows():
+            d = tad[tad["experiment"] == r["experiment"]]
+            cell = {}
+            for m in metrics:
+                src, col = ((d.iloc[0] if len(d) else None), m) if m.startswith("mAP@") else (r, f"{p}:{m}")
+                ok = src is not None and f"{col}_pct_mean" in src.index
+                cell[m] = (f"{float(src[f'{col}_pct_mean']):.2f} ± {float(src[f'{col}_pct_std']):.2f}"
+                           if ok else "")
+            rows.append({"source": f"ours (n={r['n_seeds']} seeds)", "row": r["label"], "proposal protocol": p}
+                        | cell)
+    return pd.DataFrame(rows), printed["method"].nunique()
+
+
+def figure_block(fig_id: str, uri: str | None, caption: str, missing: str = "") -> str:
+    if uri is None:
+        return f'<p class="missing" id="{fig_id}-missing">{_esc(caption)}: not drawn ({_esc(missing)}).</p>'
+    return (f'<figure id="{fig_id}"><img alt="{fig_id}" src="{uri}">'
+            f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
+def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablations: pd.DataFrame | None,
+           figures: Sequence[str], created: _dt.datetime | None = None) -> str:
+    """The whole page; ``figures`` are HTML blocks from :func:`figure_block`, in order."""
+    sha, dirty = git_state()
+    created = created or _dt.datetime.now(_dt.timezone.utc)
+    ds = index["dataset"]
+    header = pd.DataFrame([
+        ("dataset", ds), ("git commit", f"{sha}{' (uncommitted changes)' if dirty else ''}"),
+        ("config hash", index["config_hash"]), ("date (UTC)", created.isoformat(timespec="seconds")),
+        ("model", index["model_note"]), ("nemi version", __version__),
+        ("proposal protocols", ", ".join(index["tal_protocols"])), ("detection protocol", index["tad_protocol"]),
+        ("video-level class scores", index["class_scores"]),
+    ], columns=["", "value"])
+    keep = ["experiment", "label", "pretraining", "n_seeds", "seeds", "checkpoint_rule"]
+    parts = [f"<h1>NEMI results: {_esc(ds)}</h1>", _table(header, "header"),
+             "<p>Metrics are percent; ± is the sample standard deviation over seeds (0 with one seed).</p>",
+             '<div class="verdict" id="verdict">' + "".join(
+                 f"<p>{_esc(s)}</p>" for s in verdict(tal, tad, index["tal_protocols"], ds)) + "</div>",
+             "<h2>Table 1: proposals (TAL)</h2>", _table(mean_pm_std(tal, keep), "tal-table"),
+             "<h2>Table 1: detections (TAD)</h2>",
+             _table(mean_pm_std(tad, keep + ["protocol", "class_scores", "n_videos"]), "tad-table")]
+    comparison = paper_comparison(tal, tad, index["tal_protocols"])
+    if comparison is not None:
+        df, n_paper = comparison
+        which = "Table 1, Thumos14 test set" if n_paper == 3 else "Table 2, ActivityNet-1.3 validation set"
+        parts += ["<h2>Beside the paper's numbers</h2>",
+                  f"<p>The first rows are the paper's {which}, as printed in the paper (single runs, its own "
+                  f"data and features); ours are mean ± std over seeds on {_esc(ds)}.</p>",
+                  _table(df, "paper-table", paper_rows=n_paper)]
+    if ablations is not None:
+        parts += ["<h2>Ablations (TAD)</h2>",
+                  "<p>Rows marked reference are the Table 1 rows pretrained on this dataset itself (the "
+                  "default switches); Figure 2 draws them in every panel.</p>",
+                  _table(mean_pm_std(ablations, ["ablation"] + keep + ["n_videos"]), "ablations-table")]
+    parts += ["<h2>Figures</h2>", *figures, '<h3>Figure check</h3><pre id="figure-check">(script not run)</pre>']
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>NEMI results: {_esc(ds)}</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(parts) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
