@@ -174,3 +174,18 @@ def evaluation_args(dataset_config: Mapping[str, Any], protocol: str, kind: str,
     if kind == "proposals":
         args += f" --fps {ev['default_fps']}"
     return args
+
+
+def check_dataset(name: str, dataset_config: Mapping[str, Any], splits: Mapping[str, int],
+                  ground_truth: str | None) -> None:
+    """A dataset experiments fine-tune on needs annotations, training videos and a test split; refused
+    before any job, naming the key. ``splits``: video count per split."""
+    test = dataset_config["evaluation"]["test_split"]
+    if not ground_truth:
+        raise NemiConfigError(f"config: datasets.{name}.videos.annotations: experiments fine-tune on annotations, "
+                              "and this dataset has none (a ground-truth CSV video_id,t_start,t_end,label)")
+    if not splits.get("train"):
+        raise NemiConfigError(f"config: datasets.{name}: no video of split train in its manifest to fine-tune on")
+    if not splits.get(test):
+        raise NemiConfigError(f"config: datasets.{name}.evaluation.test_split: no video of split {test!r} in its "
+                              f"manifest (splits: {', '.join(f'{k} {v}' for k, v in sorted(splits.items()))})")

@@ -82,8 +82,8 @@ def test_tem_fits_on_pseudo_labels_of_the_given_splits(dataset):
     doc = {"schema_version": 1, "dataset": "d", "kind": "hog",
            "params": {"rule": "tau", "max_activity_frames": 300, "min_activity_frames": 2},
            "source": {"stage": "labels", "nemi_version": "0", "git_sha": "x", "created_utc": "now", "inputs": []},
-           "videos": {r.video_id: {"duration_s": 60.0, "n_steps": 1800, "step_s": 1 / 30, "activities": [[r.t_start, r.t_end]]}
-                      for r in gt.itertuples()}}
+           "videos": {r.video_id: {"duration_s": 60.0, "n_steps": 1800, "step_s": 1 / 30,
+                                   "activities": [[r.t_start, r.t_end]]} for r in gt.itertuples()}}
     (dataset / "p.json").write_text(json.dumps(doc))
     params = json.dumps({"hidden_dim": 8, "epochs": 2, "batch_size": 4, "version": 1})
     assert _run(dataset, "--params", params) == 0

@@ -286,6 +286,8 @@ for _name in config["datasets"]:
 
 def training_ground_truth(wildcards):
     """The ground truth training learns from: evaluation.ground_truth if set, else the dataset's annotations."""
+    if "experiment" in wildcards.keys():
+        _check_run_dataset(wildcards.dataset)
     return _evaluation_wf.ground_truth(DS(wildcards.dataset), ground_truth_path(wildcards.dataset))
 
 
@@ -348,6 +350,18 @@ def init_input(wildcards):
     return [path] if path else []
 
 
+_CHECKED_RUN_DATASETS = set()
+
+
+def _check_run_dataset(name):
+    if name not in _CHECKED_RUN_DATASETS:
+        counts = {}
+        for v in videos(name):
+            counts[v.split] = counts.get(v.split, 0) + 1
+        _checked(_experiments_mod.check_dataset)(name, DS(name), counts, ground_truth_path(name))
+        _CHECKED_RUN_DATASETS.add(name)
+
+
 def run_train_section(wildcards):
     """The dataset's train section with the run's seed (a seed the experiment does not list is refused)."""
     e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
@@ -378,7 +392,11 @@ def report_run_files(name, with_ablations=False):
             paths = _experiments_mod.run_paths(name, exp, seed, DS(name)["evaluation"]["tal_protocols"])
             files += [paths["run"], paths["epochs"], paths["model"], paths["proposals_csv"], paths["tad"]]
             files += list(paths["tal"].values())
-    return files
+    for exp in _experiments_mod.of_dataset(config, name, None if with_ablations else "table1"):
+        path = _experiments_mod.init_model(config, exp)
+        if path:  # the pretraining's own learning curve is drawn too
+            files.append(str(Path(path).with_name("epochs.csv")))
+    return sorted(set(files))
 
 
 def report_ablations_flag(name):
