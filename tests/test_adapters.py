@@ -205,13 +205,14 @@ def test_the_evaluated_subset_is_a_named_value_of_the_thumos_config():
     cfg = yaml.safe_load((REPO / "workflow" / "configs" / "thumos14.yaml").read_text())
     eff = ds.effective_config(cfg, "thumos")
     assert eff["evaluation"]["videos"] == "thumos14-213"
-    assert eff["evaluation"]["predictions"]["rtd"]["videos"] == "thumos14-213", "entries inherit it"
+    assert eff["evaluation"]["tal_protocols"] == ["thumos14", "thumos14-daps"]
     assert eff["detect"]["classifier"]["train_split"] == "train"
+    assert set(cfg["experiments"]) >= {"rtd", "nemi_self"} and cfg["experiments"]["nemi_self"]["pretraining"]
 
 
 def test_the_activitynet_config_is_rtd_nets_anet_setting():
     from nemi.model.params import ModelParams
-    from nemi.train.params import TrainParams
+    from nemi.fit.params import TrainParams
 
     cfg = yaml.safe_load((REPO / "workflow" / "configs" / "activitynet13.yaml").read_text())
     eff = ds.effective_config(cfg, "anet")
@@ -220,7 +221,7 @@ def test_the_activitynet_config_is_rtd_nets_anet_setting():
     assert model.num_queries == 100 and model.boundary_scale == 1.0
     assert train.batch_size == 128 and eff["features"]["snippet_frames"] == 16
     assert eff["train"]["schedules"]["rtd_three_stage"]["stage1"]["lr"] == 5e-5
-    assert eff["evaluation"]["predictions"]["rtd"]["videos"] == "results/anet/proposals/rtd.videos.txt"
+    assert eff["evaluation"]["tal_protocols"] == ["activitynet"] and eff["evaluation"]["videos"] is None
 
 
 # --- published features without videos: snakemake -n ---
@@ -240,10 +241,11 @@ def _imported_dataset(tmp_path, kinds):
         "videos": {"source": "manifest", "manifest": "videos.csv", "annotations": "gt.csv", "shard_size": 2},
         "features": {"source": "import", "import": {"dir": str(feats), "format": "actionformer"}},
         "labels": {"kinds": kinds},
-        "evaluation": {"videos": "thumos14-213", "predictions": {
-            "rtd": {"path": "results/pub/proposals/rtd.csv", "kind": "proposals", "protocol": "thumos14"}}},
-        "detect": {"runs": {"rtd_own": {"proposals": "results/pub/proposals/rtd.csv", "classifier": True}}},
-    }}}
+        "evaluation": {"videos": "thumos14-213"},
+        "pretrain": {"labels": "cnn"},
+    }}, "pretrainings": {"pub_cnn": {"dataset": "pub"}},
+        "experiments": {"rtd": {"dataset": "pub", "seeds": [0]},
+                        "nemi": {"dataset": "pub", "pretraining": "pub_cnn", "seeds": [0]}}}
     write_config(tmp_path, cfg)
     return feats, ids
 
@@ -255,8 +257,9 @@ def test_imported_features_plan_cnn_labels_tem_train_detection_and_evaluation_wi
     jobs = planned_jobs(res.stdout + res.stderr)
     assert "decode" not in jobs and "features" not in jobs, jobs
     assert jobs["features_import"] == 2 and jobs["changes"] == 2 and jobs["pseudo_labels"] == 1, jobs
-    assert jobs["tem"] == 1 and jobs["train"] == 1 and jobs["proposals"] == 1, jobs
-    assert jobs["evaluate_predictions"] == 1 and jobs["classify"] == 1 and jobs["detect"] == 1, jobs
+    assert jobs["tem"] == 1 and jobs["tem_pseudo"] == 1 and jobs["pretrain"] == 1, jobs
+    assert jobs["train"] == 2 and jobs["proposals"] == 2 and jobs["report_html"] == 1, jobs
+    assert jobs["evaluate_run_proposals"] == 2 and jobs["classify"] == 1 and jobs["detect_experiment"] == 2, jobs
     assert not list(tmp_path.rglob("*.mp4"))
 
 
