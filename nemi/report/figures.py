@@ -160,7 +160,9 @@ def timeline_figure(videos: Sequence[Mapping[str, Any]], top_n: int) -> Figure:
                     h = 0.8 / max(len(segs), 1)
                     ax.broken_barh([(s, e - s)], (y - 0.4 + j * h, h), color=color, alpha=alpha)
             else:
-                ax.broken_barh([(s, e - s) for s, e in segs], (y - 0.35, 0.7), color=color)
+                # White edges: pseudo activities tile the video, and their boundaries are what matters.
+                ax.broken_barh([(s, e - s) for s, e in segs], (y - 0.35, 0.7), facecolor=color, edgecolor="white",
+                               linewidth=1.5)
         ax.set_yticks(range(len(lanes)), [lane[0] for lane in lanes], fontsize=7)
         ax.set_xlim(0, float(v["duration_s"]))
         ax.set_ylim(len(lanes) - 0.5, -0.5)

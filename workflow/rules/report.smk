@@ -11,7 +11,8 @@ rule report_index:
     log:
         f"{LOGS}/report/index.log",
     params:
-        index=lambda wc: json.dumps(_experiments_mod.index(config, wc.dataset, DS), sort_keys=True),
+        # In config order: the tables list the experiments as the config does.
+        index=lambda wc: json.dumps(_experiments_mod.index(config, wc.dataset, DS)),
         version=_report.VERSION,
     shell:
         "nemi report index --content {params.index:q} --out {output:q} > {log:q} 2>&1"
