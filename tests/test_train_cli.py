@@ -22,7 +22,7 @@ from tests.train_data import TB, TINY_MODEL, TINY_TRAIN
 
 MODEL = {**TINY_MODEL, "input_dim": 2048}
 PARAMS = {**TINY_TRAIN, "schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 3}}},
-          "holdout_share": 0, "select": "last"}
+          "holdout_share": 0, "select": "last", "checkpoint_every_s": 0}  # a checkpoint every epoch to kill at
 
 
 @pytest.fixture()

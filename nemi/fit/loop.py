@@ -210,7 +210,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     total_epochs = sum(s.epochs for s in stages)
     epochs_done = sum(s.epochs for s in stages[:state["stage"]]) + state["epoch"] if state else 0
     per_rank = params.batch_size // dist.world
-    drawn = time.monotonic()
+    drawn = saved = time.monotonic()
     # A bar in a terminal; a job's log gets the one line per epoch below instead.
     bar = tqdm(total=total_epochs, initial=epochs_done, desc=stage, unit="epoch",
                disable=not (dist.writer and sys.stderr.isatty()))
@@ -272,17 +272,24 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                 best[st.name] = {"val_sum_ar": row["val_sum_ar"], "epoch": epochs_done, "stage_epoch": epoch + 1}
                 if dist.writer:
                     save_model(run_dir / f"best_{st.name}.pt", model, mp)
-            if dist.writer:
+            last = epoch + 1 == st.epochs
+            stopping = stop_after_epochs is not None and epochs_done >= stop_after_epochs
+            # A small model's checkpoint (weights, optimiser) takes longer to write than its epoch: it is
+            # written every checkpoint_every_s seconds and at each stage's end, so a kill loses at most
+            # that much training; the resumed run repeats the same epochs to the same weights.
+            if dist.writer and (last or stopping or time.monotonic() - saved >= params.checkpoint_every_s):
+                saved = time.monotonic()
                 save_checkpoint(run_dir / CHECKPOINT, {
                     "model": model.state_dict(), "model_params": mp.to_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_states(),
                     "data_order": {"sampler_seed": params.seed, "sampler_epoch": epochs_done},
                     "stage": si, "epoch": epoch + 1, "history": history, "best": best, "config": config,
                     "initialised": initialised})
+            if dist.writer:
                 write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
                 # Drawing costs more than a small model's epoch: the PNG follows every CURVE_EVERY_S
                 # seconds and each stage's end; epochs.csv has every epoch at once.
-                if epoch + 1 == st.epochs or time.monotonic() - drawn >= CURVE_EVERY_S:
+                if last or time.monotonic() - drawn >= CURVE_EVERY_S:
                     plot_curve(history, run_dir / "learning_curve.png")
                     drawn = time.monotonic()
         if params.select == "best" and st.name in best:

@@ -82,6 +82,7 @@ class TrainParams:
     step_frames: int | None
     gpus: int
     workers: int
+    checkpoint_every_s: float
     pretrained: str | None
 
     def __post_init__(self) -> None:
