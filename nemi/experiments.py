@@ -140,8 +140,7 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
     m = eff["model"]
     return {"dataset": dataset, "config_hash": config_hash({"dataset": eff, "experiments": experiments}),
             "tal_protocols": list(ev["tal_protocols"]), "tad_protocol": ev["tad_protocol"],
-            "class_scores": ("built-in classifier" if scores.get("classifier") else
-                             "UntrimmedNet" if scores.get("unet_scores") else f"class scores {scores['class_scores']}"),
+            "class_scores": class_scores_name(scores),
             "model_note": (f"RTD-Net with d {m['hidden_dim']}, {m['decoder_layers']} decoder layers, "
                            f"{m['num_queries']} queries, windows of {m['window_steps']} steps"),
             "experiments": experiments}
@@ -157,13 +156,17 @@ def outputs(config: Mapping[str, Any], dataset: str) -> list[str]:
 def class_scores(dataset_config: Mapping[str, Any], out: str) -> str:
     """The video-level class-score file experiments' detections use (detect.scores)."""
     scores = dataset_config["detect"]["scores"]
-    if scores.get("classifier"):
-        return f"{out}/classify/class_scores.csv"
-    return scores.get("unet_scores") or scores["class_scores"]
+    return f"{out}/classify/class_scores.csv" if scores == "classifier" else scores
 
 
 def class_scores_flag(dataset_config: Mapping[str, Any]) -> str:
-    return "--unet-scores" if dataset_config["detect"]["scores"].get("unet_scores") else "--class-scores"
+    return "--unet-scores" if dataset_config["detect"]["scores"].endswith(".npy") else "--class-scores"
+
+
+def class_scores_name(scores: str) -> str:
+    if scores == "classifier":
+        return "built-in classifier"
+    return "UntrimmedNet" if scores.endswith(".npy") else f"class scores {scores}"
 
 
 def evaluation_args(dataset_config: Mapping[str, Any], protocol: str, kind: str, videos_file: str) -> str:
