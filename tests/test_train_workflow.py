@@ -84,7 +84,8 @@ def test_pretraining_feeds_fine_tuning(rtd_run):
 
 def test_no_human_label_reaches_pretraining(rtd_run):
     """Every input of the pretrain job and of the prior it uses, read off the DAG: no annotation file."""
-    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/model.pt", "-n", "--forceall", "-p")
+    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/model.pt", "results/tiny/train/rtd/seed0/model.pt",
+                    "-n", "--forceall")
     assert res.returncode == 0, res.stderr[-3000:]
     text = res.stdout + res.stderr
     jobs = text.split("\n\n")

@@ -215,6 +215,7 @@ def test_features_import_rule_end_to_end(tmp_path):
         "features": {"source": "import", "import": {"dir": str(published), "format": "actionformer",
                                                     "stride_frames": 4, "window_frames": 16, "offset_frames": 0,
                                                     "fps": 30}},
+        "labels": {"kinds": ["cnn"]},  # HOG reads the raw videos, which imported features do not give
     }
     write_config(tmp_path, cfg)
     res = snakemake(tmp_path, "results/imp/features/shard000.h5", "results/imp/features/shard001.h5")

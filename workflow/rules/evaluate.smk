@@ -47,6 +47,8 @@ rule evaluate_run_proposals:
         json=f"{OUT}/evaluation/{{experiment}}/seed{{seed}}.{{protocol}}.json",
     log:
         f"{LOGS}/evaluation/{{experiment}}/seed{{seed}}.{{protocol}}.log",
+    benchmark:
+        f"{BENCH}/evaluation/{{experiment}}/seed{{seed}}.{{protocol}}.tsv"
     conda:
         "../../envs/nemi.yaml"
     params:
@@ -66,6 +68,8 @@ rule evaluate_run_detections:
         json=f"{OUT}/evaluation/{{experiment}}/seed{{seed}}.tad.json",
     log:
         f"{LOGS}/evaluation/{{experiment}}/seed{{seed}}.tad.log",
+    benchmark:
+        f"{BENCH}/evaluation/{{experiment}}/seed{{seed}}.tad.tsv"
     conda:
         "../../envs/nemi.yaml"
     params:

@@ -10,6 +10,8 @@ rule report_index:
         f"{OUT}/report/index.json",
     log:
         f"{LOGS}/report/index.log",
+    conda:
+        "../../envs/nemi.yaml"
     params:
         # In config order: the tables list the experiments as the config does.
         index=lambda wc: json.dumps(_experiments_mod.index(config, wc.dataset, DS)),
@@ -27,6 +29,10 @@ rule report_tables:
         tad="results/{dataset}_tad.csv",
     log:
         f"{LOGS}/report/tables.log",
+    benchmark:
+        f"{BENCH}/report/tables.tsv"
+    conda:
+        "../../envs/nemi.yaml"
     params:
         version=_report.VERSION,
     shell:
@@ -43,6 +49,10 @@ rule report_ablations:
         ablations="results/{dataset}_ablations.csv",
     log:
         f"{LOGS}/report/ablations.log",
+    benchmark:
+        f"{BENCH}/report/ablations.tsv"
+    conda:
+        "../../envs/nemi.yaml"
     params:
         version=_report.VERSION,
     shell:
@@ -65,6 +75,10 @@ rule report_html:
         "results/{dataset}_report.html",
     log:
         f"{LOGS}/report/html.log",
+    benchmark:
+        f"{BENCH}/report/html.tsv"
+    conda:
+        "../../envs/nemi.yaml"
     params:
         ablations=lambda wc: report_ablations_flag(wc.dataset),
         version=_report.VERSION,
