@@ -44,7 +44,9 @@ it. Boundary scores are resampled the same way. Segments are clipped to ``[0, D]
 starting at or after ``D`` is dropped), so with ``rescale_steps == window_steps`` a video is
 one window, all steps real, its targets every segment in units of ``D`` (the reference's
 ``min(1, t / D)``), and boxes map back to seconds by ``D``. A larger ``rescale_steps`` cuts
-windows from the rescaled steps as above.
+windows from the rescaled steps as above. The resampled rows are made once per video when the
+windows are built (``rescale_steps x F`` float32: 0.8 MB at 100 x 2048, about a millisecond), the
+one place features are copied rather than sliced.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from nemi.errors import NemiInputError
@@ -231,10 +234,13 @@ def resample_steps(values: np.ndarray, tb: Timebase, grid: Timebase, n_steps: in
     lo, hi = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
     at = lo[:, None] + (hi - lo)[:, None] * np.array([0.0, 0.5, 1.0])   # (n_steps, 3) fractional rows
     first = np.minimum(np.floor(at).astype(np.int64), n - 2)
-    w = (at - first)[..., None]
-    out = ((1.0 - w) * values[first] + w * values[first + 1]).mean(axis=1)
-    out[outside] = 0.0
-    return out.astype(np.float32)
+    w = np.where(outside[:, None], 0.0, (at - first) / 3)
+    # Each step is a weighted sum of at most six rows: one sparse product, never (n_steps, 3, C) in memory.
+    steps = np.repeat(np.arange(n_steps), 6)
+    cols = np.stack([first, first + 1], axis=-1).reshape(-1)
+    weights = np.stack([np.where(outside[:, None], 0.0, 1 / 3 - w), w], axis=-1).reshape(-1)
+    pooling = scipy.sparse.csr_matrix((weights.astype(np.float32), (steps, cols)), shape=(n_steps, n))
+    return np.asarray(pooling @ values, dtype=np.float32)
 
 
 def _first_frame_centres(n_steps: int, step_frames: int, fps: float) -> np.ndarray:
