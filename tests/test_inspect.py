@@ -67,6 +67,19 @@ def test_hdf5_shows_version_commit_params_hash_and_input(tmp_path):
     assert "@kind = hog" in text  # the attribute listing is still there
 
 
+def test_frame_shard_lists_each_source_video(tmp_path):
+    from nemi.decode import DecodeParams, decode_shard
+    from tests.test_decode import _encode
+
+    video = _encode(tmp_path / "grey.mp4", list(range(0, 200, 20)), 32, 32)
+    decode_shard([("grey", str(video))], tmp_path / "frames.h5", tmp_path / "skipped.csv",
+                 build(DecodeParams, {"fps": 10, "width_px": 32, "height_px": 32}))
+    text = summarize(tmp_path / "frames.h5")
+    assert f"  nemi version: {nemi.__version__}" in text and "stage decode" in text
+    assert f"  input hashes (1):\n    {sha256_file(video)} grey: {video}" in text
+    assert "(sha256 of the recorded params_json)" in text
+
+
 def test_imported_features_list_each_source_file(tmp_path):
     from nemi.features.imported import import_features
 
