@@ -29,6 +29,24 @@ repeat the feature of frame 0 and have boundary scores 0, and the min-max normal
 of the boundary scores runs over the whole window, padding included. A constant channel
 (no boundary information, or all padding) becomes ones, the ``none`` prior, where the
 reference divides by zero.
+
+Rescaled videos (``rescale_steps``: RTD-Net's ActivityNet setting, MCG-NJU/RTD-Action branch
+``ANet``, on BSN's 100-step features). Every video becomes ``rescale_steps`` equal steps over
+its span ``D``, step ``k`` covering ``[k, k+1) * D / rescale_steps`` seconds
+(``Timebase.rescaled``), whatever its length; ``step_frames`` is then unused. ``D`` is the
+video's duration, or the end of its last snippet where the features stop short of it (BSN's
+``corrected_second``, RTD-Net's ``correct_seconds``: the span the features describe). A step's
+feature is BSN's ``poolData``: the mean of the features' linear interpolation (between snippet
+centres) at three evenly spaced times over the step, kept within the first and last centre;
+a step wholly before the first centre or after the last is zeros (a video of under
+``rescale_steps / 2`` snippets has such steps at both ends), a video of one snippet repeats
+it. Boundary scores are resampled the same way. Segments are clipped to ``[0, D]`` (a segment
+starting at or after ``D`` is dropped), so with ``rescale_steps == window_steps`` a video is
+one window, all steps real, its targets every segment in units of ``D`` (the reference's
+``min(1, t / D)``), and boxes map back to seconds by ``D``. A larger ``rescale_steps`` cuts
+windows from the rescaled steps as above. The resampled rows are made once per video when the
+windows are built (``rescale_steps x F`` float32: 0.8 MB at 100 x 2048, about a millisecond), the
+one place features are copied rather than sliced.
 """
 
 from __future__ import annotations
@@ -38,6 +56,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from nemi.errors import NemiInputError
@@ -51,12 +70,15 @@ Split = Literal["train", "test"]
 @dataclass(frozen=True)
 class WindowParams:
     """window_steps: steps per window (100). train_stride / test_stride: steps between window starts (25 / 50).
-    step_frames: frames per step (5), or None for one step per snippet."""
+    step_frames: frames per step (5), or None for one step per snippet.
+    rescale_steps: every video resampled to this many equal steps (RTD-Net's ActivityNet: 100), step_frames
+    unused; None (the config schema's default; here so that callers of the four-field grid keep it): off."""
 
     window_steps: int
     train_stride: int
     test_stride: int
     step_frames: int | None
+    rescale_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.window_steps < 1 or not 1 <= self.train_stride <= self.window_steps \
@@ -64,6 +86,8 @@ class WindowParams:
             raise ValueError(f"need window_steps >= 1 and 1 <= strides <= window_steps, not {self}")
         if self.step_frames is not None and self.step_frames < 1:
             raise ValueError(f"step_frames must be >= 1 or None, not {self.step_frames}")
+        if self.rescale_steps is not None and self.rescale_steps < 1:
+            raise ValueError(f"rescale_steps must be >= 1 or None, not {self.rescale_steps}")
 
     def stride(self, split: Split) -> int:
         if split not in ("train", "test"):
@@ -89,6 +113,7 @@ class VideoSteps:
     duration_s: float
     segments: np.ndarray      # (N, 2) float64 seconds (start, end)
     labels: np.ndarray        # (N,) int64
+    rescaled: bool            # on a rescaled grid: the grid ends where the video's span does, targets clipped to it
 
     @property
     def n_steps(self) -> int:
@@ -159,6 +184,8 @@ def _video_steps(video_id: str, vf: VideoFeatures, params: WindowParams, annotat
         raise NemiInputError(f"video {video_id}: features hold NaN or Inf (rows {bad[:5].tolist()}...)")
     if not duration_s > 0:
         raise NemiInputError(f"video {video_id}: duration must be > 0 s, not {duration_s}")
+    if params.rescale_steps is not None:
+        return _rescaled_steps(video_id, feats, tb, duration_s, params.rescale_steps, annotation, boundary)
     if params.step_frames is None:
         grid, rows = tb, np.arange(len(feats), dtype=np.int64)
     else:
@@ -169,7 +196,51 @@ def _video_steps(video_id: str, vf: VideoFeatures, params: WindowParams, annotat
                        0, len(feats) - 1)
     segments, labels = _segments(video_id, annotation, duration_s)
     return VideoSteps(video_id, feats, rows, _boundary_on_grid(video_id, boundary, grid, len(rows), params),
-                      grid, duration_s, segments, labels)
+                      grid, duration_s, segments, labels, rescaled=False)
+
+
+def _rescaled_steps(video_id: str, feats: np.ndarray, tb: Timebase, duration_s: float, n_steps: int,
+                    annotation, boundary) -> VideoSteps:
+    span_s = min(duration_s, float(tb.cell_to_time(len(feats))))
+    if not span_s > 0:
+        raise NemiInputError(f"video {video_id}: its features end at {span_s} s, before the video starts")
+    grid = Timebase.rescaled(span_s, n_steps)
+    if boundary is None:
+        scores = np.ones((n_steps, 2), np.float32)
+    else:
+        scores, btb = _checked_scores(video_id, boundary)
+        if not (btb == grid and len(scores) == n_steps):
+            scores = resample_steps(scores, btb, grid, n_steps)
+    segments, labels = _segments(video_id, annotation, span_s)
+    segments = np.minimum(segments, span_s)
+    return VideoSteps(video_id, resample_steps(feats, tb, grid, n_steps), np.arange(n_steps, dtype=np.int64),
+                      scores, grid, duration_s, segments, labels, rescaled=True)
+
+
+def resample_steps(values: np.ndarray, tb: Timebase, grid: Timebase, n_steps: int) -> np.ndarray:
+    """(T, C) rows on ``tb`` -> (n_steps, C) float32, one per step of ``grid``: BSN's ``poolData``.
+
+    Step ``k`` (``[k, k+1)`` on ``grid``) takes the mean of the rows' linear interpolation at the
+    step's start, middle and end, each kept within the first and last row's centre; a step wholly
+    before the first centre or after the last is zeros; a single row fills every step.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    n = len(values)
+    if n == 1:
+        return np.repeat(values, n_steps, axis=0)
+    bounds = np.asarray(tb.time_to_index(np.asarray(grid.cell_to_time(np.arange(n_steps + 1, dtype=np.float64)))))
+    lo, hi = bounds[:-1], bounds[1:]
+    outside = (hi < 0) | (lo > n - 1)
+    lo, hi = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
+    at = lo[:, None] + (hi - lo)[:, None] * np.array([0.0, 0.5, 1.0])   # (n_steps, 3) fractional rows
+    first = np.minimum(np.floor(at).astype(np.int64), n - 2)
+    w = np.where(outside[:, None], 0.0, (at - first) / 3)
+    # Each step is a weighted sum of at most six rows: one sparse product, never (n_steps, 3, C) in memory.
+    steps = np.repeat(np.arange(n_steps), 6)
+    cols = np.stack([first, first + 1], axis=-1).reshape(-1)
+    weights = np.stack([np.where(outside[:, None], 0.0, 1 / 3 - w), w], axis=-1).reshape(-1)
+    pooling = scipy.sparse.csr_matrix((weights.astype(np.float32), (steps, cols)), shape=(n_steps, n))
+    return np.asarray(pooling @ values, dtype=np.float32)
 
 
 def _first_frame_centres(n_steps: int, step_frames: int, fps: float) -> np.ndarray:
@@ -180,12 +251,7 @@ def _boundary_on_grid(video_id: str, boundary, grid: Timebase, n_steps: int, par
     """The video's (start, end) scores on the step grid: each step takes the score row that holds its frame."""
     if boundary is None:
         return np.ones((n_steps, 2), np.float32)
-    scores, btb = boundary
-    scores = np.asarray(scores, dtype=np.float32)
-    if scores.ndim != 2 or scores.shape[1] != 2 or len(scores) == 0:
-        raise NemiInputError(f"video {video_id}: boundary scores must be (N, 2) start/end, not {scores.shape}")
-    if not np.isfinite(scores).all():
-        raise NemiInputError(f"video {video_id}: boundary scores hold NaN or Inf")
+    scores, btb = _checked_scores(video_id, boundary)
     if btb == grid and len(scores) == n_steps:
         return scores
     if params.step_frames is None:
@@ -193,6 +259,16 @@ def _boundary_on_grid(video_id: str, boundary, grid: Timebase, n_steps: int, par
     else:
         times = _first_frame_centres(n_steps, params.step_frames, grid.fps)
     return scores[np.clip(btb.nearest_index(times), 0, len(scores) - 1)]
+
+
+def _checked_scores(video_id: str, boundary) -> tuple[np.ndarray, Timebase]:
+    scores, btb = boundary
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.ndim != 2 or scores.shape[1] != 2 or len(scores) == 0:
+        raise NemiInputError(f"video {video_id}: boundary scores must be (N, 2) start/end, not {scores.shape}")
+    if not np.isfinite(scores).all():
+        raise NemiInputError(f"video {video_id}: boundary scores hold NaN or Inf")
+    return scores, btb
 
 
 def _segments(video_id: str, annotation, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +371,8 @@ class WindowDataset(torch.utils.data.Dataset):
         bound = np.where(mask[:, None], bound, 0.0)
         seg_u = seconds_to_window(v.segments, v.grid, r.start, self.window_steps).reshape(-1, 2)
         tgt = seg_u[list(r.targets)].reshape(-1, 2)
+        if v.rescaled:  # seconds already end at the span: this only absorbs rounding past 1
+            tgt = np.clip(tgt, 0.0, 1.0)
         overlapping = (seg_u[:, 1] > 0) & (seg_u[:, 0] < 1)
         return {
             "video_id": r.video_id, "start": r.start, "features": feats,

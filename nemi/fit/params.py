@@ -80,6 +80,7 @@ class TrainParams:
     train_stride: int
     test_stride: int
     step_frames: int | None
+    rescale_steps: int | None
     gpus: int
     workers: int
     checkpoint_every_s: float
@@ -117,7 +118,8 @@ class TrainParams:
     def windows(self) -> WindowParams:
         from nemi.windows import WindowParams
 
-        return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames)
+        return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames,
+                            self.rescale_steps)
 
     def replace(self, **changes: Any) -> TrainParams:
         return replace(self, **changes)

@@ -109,6 +109,18 @@ class Timebase:
         """A grid of steps of ``step_frames`` frames, step ``k`` covering frames ``[k*s, (k+1)*s)`` (RTD-Net: s=5)."""
         return cls(fps=fps, stride_frames=step_frames, window_frames=step_frames, offset_frames=0.0)
 
+    @classmethod
+    def rescaled(cls, duration_s: float, n_steps: int) -> Timebase:
+        """``n_steps`` equal steps over ``duration_s`` seconds, step ``k`` covering ``[k, k+1) * duration_s / n_steps``
+        (BSN's and RTD-Net's ActivityNet setting: every video the same number of steps, whatever its length).
+
+        A step is not a whole number of video frames, so this grid's timeline counts steps, not frames:
+        its ``fps`` is ``n_steps / duration_s`` and each "frame" is one step (stride 1, window 1, offset 0).
+        """
+        if not duration_s > 0 or n_steps < 1:
+            raise ValueError(f"a rescaled grid needs duration_s > 0 and n_steps >= 1, not {duration_s}, {n_steps}")
+        return cls(fps=n_steps / duration_s, stride_frames=1, window_frames=1, offset_frames=0.0)
+
     def nearest_index(self, t_s: float | np.ndarray) -> int | np.ndarray:
         """Index of the feature whose centre is nearest ``t_s`` (a tie goes to the later one), unclipped.
 
