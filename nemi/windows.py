@@ -95,6 +95,21 @@ class WindowParams:
         return self.train_stride if split == "train" else self.test_stride
 
 
+RECORDED_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames", "rescale_steps")
+
+
+def recorded_window_params(record: Mapping | None) -> WindowParams:
+    """The grid a model file records (its ``windows`` entry), else the schema's training grid.
+
+    A key a model file predates (``rescale_steps``) takes the schema's default, which is what it was
+    trained with; a released RTD-Action checkpoint records none and gets RTD-Net's grid.
+    """
+    from nemi.params import defaults
+
+    w = {**{k: defaults("train")[k] for k in RECORDED_KEYS}, **dict(record or {})}
+    return WindowParams(**{k: w[k] for k in RECORDED_KEYS})
+
+
 class VideoFeatures(NamedTuple):
     features: np.ndarray   # (T, F) float32, held by reference, never copied
     timebase: Timebase

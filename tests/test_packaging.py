@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -83,5 +84,24 @@ def test_shipped_configs_match_the_schema():
     for path in [REPO / "config.yaml", *sorted((REPO / "workflow" / "configs").glob("*.yaml"))]:
         cfg = yaml.safe_load(path.read_text())
         jsonschema.validate(deep_merge(base, cfg), schema)
-        for name in cfg["datasets"]:
+        for name in cfg.get("datasets", {}):  # thumos14_cross.yaml adds an experiment only
             effective_config(deep_merge(base, cfg), name)  # raises, naming the key, if an override is bad
+
+
+def test_the_cross_dataset_row_needs_both_datasets_and_checks_with_them():
+    """thumos14_cross.yaml after thumos14.yaml and activitynet13.yaml: NEMI pretrained on ActivityNet-1.3,
+    fine-tuned on Thumos14; alone with thumos14.yaml it names the missing dataset."""
+    from nemi.datasets import deep_merge, effective_config
+    from nemi.errors import NemiConfigError
+    from nemi.experiments import check, init_model
+
+    configs = REPO / "workflow" / "configs"
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    th, an, cross = (yaml.safe_load((configs / f).read_text())
+                     for f in ("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml"))
+    cfg = deep_merge(deep_merge(deep_merge(base, th), an), cross)
+    check(cfg, lambda n: effective_config(cfg, n))
+    assert init_model(cfg, "nemi_cross") == "results/anet/pretrain/anet_hog/model.pt"
+    alone = deep_merge(deep_merge(base, th), cross)
+    with pytest.raises(NemiConfigError, match="experiments.nemi_cross.pretraining: no pretraining 'anet_hog'"):
+        check(alone, lambda n: effective_config(alone, n))

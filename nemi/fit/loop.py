@@ -284,7 +284,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_states(),
                     "data_order": {"sampler_seed": params.seed, "sampler_epoch": epochs_done},
                     "stage": si, "epoch": epoch + 1, "history": history, "best": best, "config": config,
-                    "initialised": initialised})
+                    "initialised": initialised, "provenance": provenance(stage)})
             if dist.writer:
                 write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
                 # Drawing costs more than a small model's epoch: the PNG follows every CURVE_EVERY_S

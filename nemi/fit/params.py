@@ -91,6 +91,7 @@ class TrainParams:
             raise ValueError(f"train.schedule: no schedule {self.schedule!r} under train.schedules "
                              f"(known: {', '.join(sorted(self.schedules))})")
         self.stages()  # every stage complete and valid, or an error naming it
+        self.windows()  # the window grid too, so a bad per-dataset value stops the DAG, not the job
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None = None) -> TrainParams:

@@ -26,12 +26,11 @@ from nemi.io.tables import PRED_COLUMNS, write_csv, write_json
 from nemi.log import logger
 from nemi.model import load_checkpoint
 from nemi.model.postprocess import PostProcess
-from nemi.params import as_dict, defaults
+from nemi.params import as_dict
 from nemi.proposals.params import VERSION, ProposalParams
 from nemi.segments import nms, soft_nms
-from nemi.windows import Indexed, WindowParams, build_windows, collate_indexed
+from nemi.windows import Indexed, WindowParams, recorded_window_params, build_windows, collate_indexed
 
-WINDOW_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames", "rescale_steps")
 
 
 def merge_windows(table: pd.DataFrame, params: ProposalParams) -> pd.DataFrame:
@@ -60,9 +59,7 @@ def _checkpoint_extras(path: str | os.PathLike) -> dict[str, Any]:
 
 def window_params(extras: Mapping[str, Any]) -> WindowParams:
     """The grid the model was trained on (recorded in a nemi model file), else the schema's RTD-Net grid."""
-    # A key a model file predates (rescale_steps) takes the schema's default, which is what it was trained on.
-    w = {**{k: defaults("train")[k] for k in WINDOW_KEYS}, **(extras.get("windows") or {})}
-    return WindowParams(**{k: w[k] for k in WINDOW_KEYS})
+    return recorded_window_params(extras.get("windows"))
 
 
 def resolve_device(name: str) -> torch.device:

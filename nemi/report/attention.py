@@ -27,11 +27,9 @@ from nemi.io.manifest import read_manifest
 from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.io.tables import read_ground_truth, read_predictions
 from nemi.log import logger
-from nemi.params import defaults
 from nemi.report import FigureParams
-from nemi.windows import WindowParams, build_windows, collate
+from nemi.windows import WindowParams, build_windows, collate, recorded_window_params
 
-WINDOW_KEYS = ("window_steps", "train_stride", "test_stride", "step_frames")
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,7 @@ def model_windows(path: str | os.PathLike) -> WindowParams:
     import torch
 
     obj = torch.load(path, map_location="cpu", weights_only=True)
-    w = (obj.get("windows") if isinstance(obj, Mapping) else None) or {k: defaults("train")[k] for k in WINDOW_KEYS}
-    return WindowParams(**{k: w[k] for k in WINDOW_KEYS})
+    return recorded_window_params(obj.get("windows") if isinstance(obj, Mapping) else None)
 
 
 def last_layer_cross_attention(model, features, boundary, mask):
