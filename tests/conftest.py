@@ -18,3 +18,14 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+@pytest.fixture()
+def one_torch_thread():
+    """One torch thread for tiny models: on 2 cores a second thread only waits (and results do not depend on it)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -35,12 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHA = git_state()[0]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _curves(path: Path, seed: int = 0, n_videos: int = 3) -> Path:

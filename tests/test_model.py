@@ -36,13 +36,7 @@ def outputs_for(boxes: torch.Tensor, logits: torch.Tensor | None = None) -> dict
     return {"pred_logits": logits, "pred_boxes": boxes, "pred_iou": torch.full((*boxes.shape[:2], 1), 0.5)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny ops: two threads only add synchronisation, and cost 5x on a busy 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- params ---

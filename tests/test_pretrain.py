@@ -29,12 +29,7 @@ MODEL = {**TINY_MODEL, "window_steps": 30}
 TRAIN = {**TINY_TRAIN, "window_steps": 30, "train_stride": 10, "test_stride": 10}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _doc(activities: dict[str, list[list[float]]], dataset: str = "d") -> dict:

@@ -21,12 +21,7 @@ def tiny(**over) -> ModelParams:
     return ModelParams.from_dict(TINY | over)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_params_new_keys_and_defaults():

@@ -20,12 +20,7 @@ from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
 VIDEOS = TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], [])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _params(**kw) -> TrainParams:

@@ -33,12 +33,7 @@ GOLDEN = Path(__file__).parent / "golden" / "windows_rescale" / "golden.json"
 ANET = WindowParams(window_steps=100, train_stride=25, test_stride=50, step_frames=5, rescale_steps=100)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _linear_video(n_rows: int, fps: float = 10.0):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 
 
 def _run(args: argparse.Namespace) -> int:
     from nemi.params import json_object
     from nemi import params
+    from nemi.fit import relaunch_under_torchrun
     from nemi.fit.loop import check_devices
     from nemi.pretrain.params import PretrainParams
 
@@ -18,10 +16,9 @@ def _run(args: argparse.Namespace) -> int:
     train_section = json_object(args.train_params, "--train-params")
     fitting = p.fit_params(train_section)
     check_devices(fitting)  # before any work
-    if fitting.gpus > 1 and "WORLD_SIZE" not in os.environ:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={fitting.gpus}",
-               "-m", "nemi", *sys.argv[1:]]
-        return subprocess.call(cmd)
+    status = relaunch_under_torchrun(fitting.gpus)
+    if status is not None:
+        return status
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.manifest import read_splits
@@ -42,19 +39,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from nemi import params
+    from nemi.fit import add_run_arguments
     from nemi.pretrain.params import PretrainParams
 
     p = sub.add_parser("pretrain", help="NEMI pretraining on pseudo activities (resumes a killed run)")
-    p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
-    p.add_argument("--boundary", required=True, help="boundary-score file (nemi tem on pseudo labels, or change)")
+    add_run_arguments(p, "boundary-score file (nemi tem on pseudo labels, or change)")
     p.add_argument("--pseudo-labels", required=True, help="pseudo-label JSON (nemi labels): the targets")
-    p.add_argument("--manifest", required=True, help="manifest CSV with a split column")
     p.add_argument("--dataset", required=True, help="the dataset the features are of (the pseudo labels must be too)")
-    p.add_argument("--out-dir", required=True, help="writes model.pt, epochs.csv, learning_curve.png, run.json")
-    p.add_argument("--run-dir", default=None,
-                   help="checkpoints; default OUT_DIR/runs/<config hash>, so the same command resumes")
     p.add_argument("--train-params", metavar="JSON", default=None, help="the dataset's train section as JSON")
-    p.add_argument("--model-params", metavar="JSON", default=None, help="the dataset's model section as JSON")
-    p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)  # a kill, for tests
     params.add_arguments(p, PretrainParams, skip=("train",))
     p.set_defaults(func=_run)

@@ -62,19 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _index(args: argparse.Namespace) -> int:
-    import json
-
-    from nemi.errors import NemiInputError
     from nemi.io.tables import write_json
+    from nemi.params import json_object
     from nemi.report.tables import check_index
 
-    try:
-        doc = json.loads(args.content)
-    except json.JSONDecodeError as err:
-        raise NemiInputError(f"--content is not JSON: {err}") from None
-    if not isinstance(doc, dict):
-        raise NemiInputError(f"--content must be a JSON object, not {type(doc).__name__}")
-    write_json(args.out, check_index(doc, "--content"))
+    write_json(args.out, check_index(json_object(args.content, "--content"), "--content"))
     return 0
 
 

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 
 
 def _run(args: argparse.Namespace) -> int:
     from nemi.params import json_object
     from nemi.fit.params import TrainParams
+    from nemi.fit import relaunch_under_torchrun
     from nemi.fit.loop import check_devices
 
     raw = json_object(args.params, "--params")
     tp = TrainParams.from_dict({**raw, **{k: v for k, v in vars(args).items()
                                          if k in {f for f in TrainParams.__dataclass_fields__} and v is not None}})
     check_devices(tp)  # before any work
-    if tp.gpus > 1 and "WORLD_SIZE" not in os.environ:
-        # One process per GPU: the same command under torchrun, so a rule stays one line.
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={tp.gpus}",
-               "-m", "nemi", *sys.argv[1:]]
-        return subprocess.call(cmd)
+    status = relaunch_under_torchrun(tp.gpus)
+    if status is not None:
+        return status
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.tables import read_ground_truth
@@ -42,19 +38,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from nemi import params
+    from nemi.fit import add_run_arguments
     from nemi.fit.params import TrainParams
 
     p = sub.add_parser("train", help="train RTD-Net (the schedule's stages; resumes a killed run)")
-    p.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
-    p.add_argument("--boundary", required=True, help="boundary-score file of the dataset (nemi tem)")
+    add_run_arguments(p, "boundary-score file of the dataset (nemi tem)")
     p.add_argument("--ground-truth", required=True, help="ground-truth CSV video_id,t_start,t_end[,label]")
-    p.add_argument("--manifest", required=True, help="manifest CSV with a split column")
-    p.add_argument("--out-dir", required=True, help="writes model.pt, epochs.csv, learning_curve.png, run.json")
-    p.add_argument("--run-dir", default=None,
-                   help="checkpoints; default OUT_DIR/runs/<config hash>, so the same command resumes")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start from the matching weights of this model file (a NEMI pretraining's model.pt)")
-    p.add_argument("--model-params", metavar="JSON", default=None, help="the model section as one JSON object")
-    p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)  # a kill, for tests
     params.add_arguments(p, TrainParams, skip=("schedules",))
     p.set_defaults(func=_run)
