@@ -37,4 +37,6 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
 fi
 if [ -n "${CI:-}" ]; then command -v chromium >/dev/null; fi
 
-exec python -m pytest "$@"
+# Two workers, each test file on one: much of the suite waits on subprocesses (Snakemake, SLURM, a
+# browser), so the two cores stay busy; module fixtures stay within their file.
+exec python -m pytest -n 2 --dist loadfile "$@"
