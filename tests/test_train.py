@@ -157,3 +157,12 @@ def test_partial_schedules_merge_into_the_schema_defaults():
         TrainParams.from_dict({"schedule": "nope"})
     with pytest.raises(NemiConfigError, match="may not change the architecture"):
         p.stages()[0].__class__(**{**vars(st), "model": {"num_queries": 3}}).model_params({})
+
+
+def test_learning_curve_every_epoch_by_default_or_at_most_every_curve_every_s(tmp_path):
+    feats, bnd, ann, gt = synthetic()
+    for name, every in (("each", 0), ("rare", 1e9)):
+        train(feats, bnd, ann, VIDEOS, gt, _params(curve_every_s=every), TINY_MODEL, tmp_path / name,
+              stop_after_epochs=1)  # one epoch of stage 1's two: no stage has ended yet
+        run = next((tmp_path / name / "runs").iterdir())
+        assert (run / "learning_curve.png").exists() == (every == 0) and (run / "epochs.csv").exists()

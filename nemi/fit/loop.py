@@ -46,7 +46,6 @@ from nemi.params import as_dict
 from nemi.windows import Indexed, WindowDataset, collate, collate_indexed
 
 CHECKPOINT = "checkpoint.pt"
-CURVE_EVERY_S = 30.0
 
 
 @dataclass
@@ -287,9 +286,9 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                     "initialised": initialised, "provenance": provenance(stage)})
             if dist.writer:
                 write_csv(run_dir / "epochs.csv", pd.DataFrame(history))
-                # Drawing costs more than a small model's epoch: the PNG follows every CURVE_EVERY_S
-                # seconds and each stage's end; epochs.csv has every epoch at once.
-                if last or time.monotonic() - drawn >= CURVE_EVERY_S:
+                # Every epoch by default; drawing can cost more than a small model's epoch, so
+                # curve_every_s > 0 redraws at most that often (and at each stage's end).
+                if last or time.monotonic() - drawn >= params.curve_every_s:
                     plot_curve(history, run_dir / "learning_curve.png")
                     drawn = time.monotonic()
         if params.select == "best" and st.name in best:

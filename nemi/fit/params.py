@@ -84,6 +84,7 @@ class TrainParams:
     gpus: int
     workers: int
     checkpoint_every_s: float
+    curve_every_s: float
     pretrained: str | None
 
     def __post_init__(self) -> None:
