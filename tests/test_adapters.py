@@ -117,6 +117,11 @@ def test_the_cli_writes_both_tables(tmp_path, shared_dir):
     assert len(read_ground_truth(tmp_path / "out" / "groundtruth.csv", keep_ambiguous=True)) == 6553
     assert main(["activitynet13", "--annotations", str(TH / "thumos14_anno_action.json"),
                  "--out-dir", str(tmp_path / "x")]) == 2
+    from nemi.cli import main as nemi_main  # the same, as the project's command: nemi annotations prepare
+
+    assert nemi_main(["annotations", "prepare", "thumos14", "--annotations", str(TH), "--video-info",
+                      *map(str, TH_INFO), "--out-dir", str(tmp_path / "cmd")]) == 0
+    assert (tmp_path / "cmd" / "groundtruth.csv").read_bytes() == (tmp_path / "out" / "groundtruth.csv").read_bytes()
 
 
 # --- annotation files of the wrong format: the message names the file and the line ---

@@ -13,6 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("annotations", help="read real annotation files (Thumos14, ActivityNet)")
     sub = p.add_subparsers(dest="annotations_command", metavar="ACTION", required=True)
+    from nemi.io.annotations.cli import register as register_prepare
+
+    register_prepare(sub)  # `nemi annotations prepare thumos14|activitynet13 ...`
     e = sub.add_parser("export", help="write the ground-truth CSV (video_id,t_start,t_end,label,split,fps,duration)")
     e.add_argument("--format", required=True, choices=sorted(READERS), help="input file format")
     e.add_argument("--path", required=True, help="annotation file (thumos14-txt: the folder of per-class files)")
