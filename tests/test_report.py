@@ -254,6 +254,7 @@ def test_verdict_is_computed_from_the_tables(world):
         df.loc[[a, b], metric] = df.loc[[b, a], metric].to_numpy()
     assert " is better than rtd " in verdict(swapped_tal, swapped_tad, TAL, "demo")[0]
     assert "one seed on a side" in said[1]  # nemi_cross has one seed
+    assert "by Welch's t-test over seeds" in said[0]
 
 
 def test_learning_curves_are_means_over_seeds(world):
@@ -411,3 +412,16 @@ def test_index_command_checks_and_writes_what_the_workflow_passes(world, tmp_pat
     assert main(["report", "index", "--content", json.dumps(index), "--out", str(tmp_path / "bad.json")]) == 2
     assert "--content: experiments.rtd.runs[0]: lacks ['tad']" in capsys.readouterr().err
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_welch_test_from_table_statistics_matches_scipy_on_the_seed_values():
+    from scipy import stats
+
+    from nemi.report.html import welch
+
+    a, b = [61.0, 64.5, 59.2], [55.1, 57.0, 50.3, 52.2]
+    t, p = welch(statistics.mean(a), statistics.stdev(a), 3, statistics.mean(b), statistics.stdev(b), 4)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert t == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
+    assert welch(1.0, 0.5, 1, 2.0, 0.5, 3) is None
+    assert welch(3.0, 0.0, 3, 3.0, 0.0, 3) == (0.0, 1.0)

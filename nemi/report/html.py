@@ -80,15 +80,36 @@ def _find(df: pd.DataFrame, name: str, fallback) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
+SIGNIFICANCE = 0.05  # two-sided Welch's t-test over seeds
+
+
+def welch(ma: float, sa: float, na: int, mb: float, sb: float, nb: int) -> tuple[float, float] | None:
+    """(t, two-sided p) of Welch's unequal-variance t-test from each side's mean, sample std and seed count;
+    None when a side has fewer than two seeds. Equal means with no spread on either side give p = 1."""
+    if na < 2 or nb < 2:
+        return None
+    from scipy import stats
+
+    if sa == 0 and sb == 0:
+        return (0.0, 1.0) if ma == mb else (math.copysign(math.inf, ma - mb), 0.0)
+    res = stats.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False)
+    return float(res.statistic), float(res.pvalue)
+
+
 def _compare(a: pd.Series, b: pd.Series, col: str, what: str) -> tuple[bool, str]:
     ma, sa, mb, sb = (float(a[f"{col}_pct_mean"]), float(a[f"{col}_pct_std"]), float(b[f"{col}_pct_mean"]),
                       float(b[f"{col}_pct_std"]))
+    na, nb = int(a["n_seeds"]), int(b["n_seeds"])
     diff = ma - mb
-    if int(a["n_seeds"]) < 2 or int(b["n_seeds"]) < 2:
-        spread = "one seed on a side, so the seed spread is not measured"
+    test = welch(ma, sa, na, mb, sb, nb)
+    if test is None:
+        spread = "one seed on a side, so neither the seed spread nor significance is measured"
     else:
         within = abs(diff) <= math.hypot(sa, sb)
-        spread = f"{'within' if within else 'beyond'} the seed spread (combined std {math.hypot(sa, sb):.2f})"
+        t, p = test
+        spread = (f"{'within' if within else 'beyond'} the seed spread (combined std {math.hypot(sa, sb):.2f}); "
+                  f"{'significant' if p < SIGNIFICANCE else 'not significant'} at {SIGNIFICANCE:g} by Welch's "
+                  f"t-test over seeds (t {t:.2f}, p {p:.3g}, {na} and {nb} seeds)")
     return diff > 0, (f"{what} {ma:.2f} ± {sa:.2f} against {mb:.2f} ± {sb:.2f} "
                       f"({diff:+.2f} points, {spread})")
 
@@ -98,8 +119,9 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
 
     RTD-Net is the experiment ``rtd`` (else the first row without pretraining); NEMI rows are those
     with a pretraining, ``nemi_self`` first. Compared: mean AR@100 (first protocol that has it) and
-    mean average mAP, with each side's seed std; "better" needs a higher mean on both, and a
-    difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2).
+    mean average mAP, with each side's seed std; "better" needs a higher mean on both, a
+    difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2), and
+    "significant" when Welch's two-sided t-test over the seeds gives p < 0.05 (``welch``).
     """
     rtd_tal = _find(tal, "rtd", lambda d: d["pretraining"] == "none")
     if rtd_tal is None:
