@@ -2,10 +2,13 @@
 
 An experiment fine-tunes RTD-Net on a dataset, from scratch or from a named NEMI pretraining,
 once per seed; a pretraining is named once and shared by every experiment naming it (one job).
+An experiment of ``method: sliding_window`` trains nothing: its one run (seed 0) proposes multi-scale
+sliding windows (the tables' floor) and is detected, evaluated and tabulated as the trained runs.
 Paths, with ``d`` the dataset and ``e`` the experiment:
 
 - ``results/<pretraining dataset>/pretrain/<pretraining>/model.pt`` (one per pretraining)
-- ``results/d/train/e/seed<n>/model.pt``, ``proposals/e/seed<n>.csv``, ``detections/e/seed<n>.csv``
+- ``results/d/train/e/seed<n>/model.pt`` (none for sliding windows), ``proposals/e/seed<n>.csv``,
+  ``detections/e/seed<n>.csv``
 - ``results/d/evaluation/e/seed<n>.<protocol>.json`` (AR@AN) and ``seed<n>.tad.json`` (mAP)
 - ``results/d/report/index.json``, the tables ``results/d_tal.csv``, ``d_tad.csv``,
   ``d_ablations.csv`` and ``results/d_report.html``.
@@ -23,7 +26,10 @@ from typing import Any
 
 from nemi.datasets import deep_merge
 from nemi.errors import NemiConfigError
-from nemi.params import schema
+from nemi.params import as_dict, build, schema
+from nemi.proposals.params import SlidingWindowParams
+
+SLIDING_WINDOW = "sliding_window"
 
 
 def _experiment_defaults() -> dict[str, Any]:
@@ -38,7 +44,31 @@ def experiment(config: Mapping[str, Any], name: str) -> dict[str, Any]:
         raise NemiConfigError(f"config: no experiment {name!r} under experiments (known: {', '.join(sorted(entries))})")
     out = {**_experiment_defaults(), **entries[name]}
     out["label"] = out["label"] or name
+    if out["method"] == SLIDING_WINDOW:
+        out["seeds"] = [0]  # deterministic: one run, whatever seeds says (the schema fills its default in)
     return out
+
+
+def is_trained(e: Mapping[str, Any]) -> bool:
+    """Whether an experiment (as :func:`experiment` gives it) trains a model (method rtd)."""
+    return e["method"] != SLIDING_WINDOW
+
+
+def sliding_window_params(config: Mapping[str, Any], name: str) -> SlidingWindowParams:
+    """The windows of sliding_window experiment ``name`` (schema defaults filled in); a bad value is
+    refused naming the key."""
+    e = experiment(config, name)
+    if e["method"] != SLIDING_WINDOW:
+        raise NemiConfigError(f"config: experiments.{name} is of method {e['method']}, not {SLIDING_WINDOW}")
+    if e.get(SLIDING_WINDOW) is None:
+        raise NemiConfigError(f"config: experiments.{name}.sliding_window: a sliding_window experiment names its "
+                              "windows (scales_s, seconds)")
+    try:
+        return build(SlidingWindowParams, e[SLIDING_WINDOW])
+    except NemiConfigError as err:
+        msg = str(err).removeprefix(f"{SlidingWindowParams.SECTION}: ")
+        sep = "." if msg.split(":")[0] in SlidingWindowParams.__dataclass_fields__ else ": "
+        raise NemiConfigError(f"config: experiments.{name}.sliding_window{sep}{msg}") from None
 
 
 def pretraining(config: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -77,10 +107,24 @@ def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any
         if e["pretraining"] is not None and e["pretraining"] not in (config.get("pretrainings") or {}):
             raise NemiConfigError(f"config: experiments.{name}.pretraining: no pretraining {e['pretraining']!r} "
                                   f"under pretrainings (known: {', '.join(sorted(config.get('pretrainings') or {}))})")
+        _check_method(config, name, e)
         eff = effective(e["dataset"])
         if eff["evaluation"]["test_split"] == "train":
             raise NemiConfigError(f"config: datasets.{e['dataset']}.evaluation.test_split is train, the split "
                                   f"experiment {name} is trained on: evaluate on another split")
+
+
+def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:
+    where = f"config: experiments.{name}"
+    if is_trained(e):
+        if e.get(SLIDING_WINDOW) is not None:
+            raise NemiConfigError(f"{where}.sliding_window: only an experiment of method sliding_window has "
+                                  "windows (this one is rtd)")
+        return
+    if e["pretraining"] is not None:
+        raise NemiConfigError(f"{where}.pretraining: a sliding_window experiment trains nothing, so it has no "
+                              "pretraining")
+    sliding_window_params(config, name)
 
 
 def of_dataset(config: Mapping[str, Any], dataset: str, group: str | None = None) -> list[str]:
@@ -110,9 +154,12 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_paths(dataset: str, name: str, seed: int, tal_protocols: list[str]) -> dict[str, Any]:
+def run_paths(dataset: str, name: str, seed: int, tal_protocols: list[str], trained: bool = True) -> dict[str, Any]:
+    """A run's files; an untrained run (sliding windows) has no run.json, epochs.csv or model (None)."""
     out, run = f"results/{dataset}", f"results/{dataset}/train/{name}/seed{seed}"
-    return {"run": f"{run}/run.json", "epochs": f"{run}/epochs.csv", "model": f"{run}/model.pt",
+    train = ({"run": f"{run}/run.json", "epochs": f"{run}/epochs.csv", "model": f"{run}/model.pt"} if trained
+             else {"run": None, "epochs": None, "model": None})
+    return {**train,
             "proposals_csv": f"{out}/proposals/{name}/seed{seed}.csv",
             "tal": {p: f"{out}/evaluation/{name}/seed{seed}.{p}.json" for p in tal_protocols},
             "tad": f"{out}/evaluation/{name}/seed{seed}.tad.json"}
@@ -134,8 +181,10 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
                    "query_strategy": section["query_strategy"], "contrastive": section["contrastive"],
                    "reassemble": section["reassemble"], "transductive": section["transductive"],
                    "epochs_csv": f"results/{entry['dataset']}/pretrain/{e['pretraining']}/epochs.csv"}
-        experiments[name] = {"group": e["group"], "label": e["label"], "ablation": e["ablation"], "pretraining": pre,
-                             "runs": [{"seed": s, **run_paths(dataset, name, s, ev["tal_protocols"])}
+        windows = None if is_trained(e) else as_dict(sliding_window_params(config, name))
+        experiments[name] = {"group": e["group"], "label": e["label"], "ablation": e["ablation"],
+                             "method": e["method"], "sliding_window": windows, "pretraining": pre,
+                             "runs": [{"seed": s, **run_paths(dataset, name, s, ev["tal_protocols"], is_trained(e))}
                                       for s in e["seeds"]]}
     m = eff["model"]
     return {"dataset": dataset, "config_hash": config_hash({"dataset": eff, "experiments": experiments}),

@@ -15,6 +15,7 @@ from nemi.params import build
 from nemi.proposals import ProposalParams
 from nemi.proposals.run import merge_windows, proposals, write_proposals
 from nemi.windows import WindowParams, build_windows, collate
+from tests.test_report import world  # noqa: F401 (a saved model, feature shards, boundary scores, a manifest)
 from tests.train_data import TINY_MODEL, synthetic
 
 WINDOWS = {"window_steps": 10, "train_stride": 5, "test_stride": 5, "step_frames": None}
@@ -68,3 +69,21 @@ def test_a_checkpoint_of_another_window_is_refused(tmp_path):
     save_model(tmp_path / "m.pt", build_model(mp), mp, windows={**WINDOWS, "window_steps": 12})
     with pytest.raises(ValueError, match="window_steps 12 but the model's position table has 10"):
         proposals(tmp_path / "m.pt", feats, bnd, ["v0"], _params())
+
+
+def test_the_rtd_command_writes_the_functions_proposals(world, tmp_path):  # noqa: F811
+    """`nemi proposals rtd`: a trained model's proposals for the manifest's test split, and their record."""
+    from nemi.cli import main
+    from nemi.io.boundary import read_start_end
+    from nemi.io.features import read_video_features
+
+    out = tmp_path / "rtd" / "seed0.csv"
+    assert main(["proposals", "rtd", "--checkpoint", str(world / "model.pt"), "--features", str(world / "f.h5"),
+                 "--boundary", str(world / "b.h5"), "--manifest", str(world / "videos.csv"), "--out", str(out),
+                 "--params", json.dumps({"device": "cpu", "top_n": 20, "version": 1})]) == 0
+    ids = ["v2", "v3", "v4"]
+    want, _ = proposals(world / "model.pt", read_video_features([world / "f.h5"], ids),
+                        read_start_end(world / "b.h5")[1], ids, _params(top_n=20))
+    pd.testing.assert_frame_equal(pd.read_csv(out), want.reset_index(drop=True), check_dtype=False, atol=1e-5)
+    assert json.loads((tmp_path / "rtd" / "seed0.json").read_text())["split"] == "test"
+    assert (tmp_path / "rtd" / "seed0.videos.txt").read_text().split() == ids

@@ -168,7 +168,13 @@ def test_tables_equal_hand_computed_means_and_stds(world):
                 assert (row[f"{p}:AR@{an}_pct_mean"], row[f"{p}:AR@{an}_pct_std"]) == pytest.approx((mean, std))
                 checked += 1
             assert (row[f"{p}:AUC_pct_mean"], row[f"{p}:AUC_pct_std"]) == pytest.approx(_hand([x["AUC"] for x in docs]))
+        # Proposals per evaluated video, mean over seeds, from the first protocol's evaluations.
+        docs = [json.loads(open(r["tal"][TAL[0]]).read()) for r in runs]
+        per_video = statistics.mean(d["n_predictions"] / d["n_videos"] for d in docs)
+        assert row["proposals_per_video_mean"] == pytest.approx(per_video) and row["method"] == "rtd"
     assert checked == 3 * 2 * 5
+    assert (tad.set_index("experiment")["proposals_per_video_mean"] == tal.set_index("experiment")[
+        "proposals_per_video_mean"]).all()
     for _, row in tad.iterrows():
         docs = [json.loads(open(r["tad"]).read()) for r in index["experiments"][row["experiment"]]["runs"]]
         for t in ("0.7", "0.6", "0.5", "0.4", "0.3"):
@@ -392,7 +398,7 @@ def test_activitynet_tables_and_the_papers_table_2(world, tmp_path):
         "class_scores": "built-in classifier", "model_note": "tiny", "experiments": experiments})
     index = load_index(tmp_path / "index.json")
     tal, tad = tal_table(index), tad_table(index)
-    assert [c for c in tal.columns if c.endswith("_mean")] == [
+    assert [c for c in tal.columns if c.endswith("_pct_mean")] == [
         f"activitynet:{m}_pct_mean" for m in ("AR@1", "AR@5", "AR@10", "AR@100", "AUC")]
     assert [c for c in tad.columns if c.startswith("mAP@") and c.endswith("_mean")] == [
         f"mAP@{t}_pct_mean" for t in ("0.95", "0.9", "0.85", "0.8", "0.75", "0.7", "0.65", "0.6", "0.55", "0.5")]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import h5py
@@ -165,8 +166,6 @@ def read_video_features(paths, video_ids=None) -> dict[str, tuple[np.ndarray, Ti
     ``paths``: feature shards; ``video_ids``: only these (every one must be found), or None for all.
     A video's duration is its frame count where recorded, else the end of its last snippet.
     """
-    from nemi.io.timebase import frame_to_time
-
     want = None if video_ids is None else set(video_ids)
     out: dict[str, tuple[np.ndarray, Timebase, float]] = {}
     for path in paths:
@@ -174,12 +173,33 @@ def read_video_features(paths, video_ids=None) -> dict[str, tuple[np.ndarray, Ti
             for vid in reader.video_ids():
                 if want is not None and vid not in want:
                     continue
-                tb = reader.timebase(vid)
-                feats = reader.features(vid)
-                frames = reader.attrs(vid).get("frame_count")
-                duration = (float(frame_to_time(int(frames), tb.fps)) if frames is not None
-                            else float(tb.boundaries(len(feats))[-1]))
-                out[vid] = (feats, tb, duration)
+                out[vid] = (reader.features(vid), reader.timebase(vid), _duration_s(reader, vid))
+    _check_found(want, out, paths)
+    return out
+
+
+def read_video_durations(paths, video_ids=None) -> dict[str, float]:
+    """video_id -> duration_s, as :func:`read_video_features` gives it, without reading the features."""
+    want = None if video_ids is None else set(video_ids)
+    out: dict[str, float] = {}
+    for path in paths:
+        with FeatureShardReader(path) as reader:
+            out |= {vid: _duration_s(reader, vid) for vid in reader.video_ids() if want is None or vid in want}
+    _check_found(want, out, paths)
+    return out
+
+
+def _duration_s(reader: FeatureShardReader, video_id: str) -> float:
+    """A video's frame count in seconds where recorded, else the end of its last snippet."""
+    from nemi.io.timebase import frame_to_time
+
+    tb = reader.timebase(video_id)
+    frames = reader.attrs(video_id).get("frame_count")
+    if frames is not None:
+        return float(frame_to_time(int(frames), tb.fps))
+    return float(tb.boundaries(reader.n_features(video_id))[-1])
+
+
+def _check_found(want: set[str] | None, out: Mapping[str, Any], paths) -> None:
     if want is not None and want - set(out):
         raise NemiInputError(f"no features for video(s) {sorted(want - set(out))[:5]} in {[str(p) for p in paths]}")
-    return out

@@ -154,3 +154,15 @@ def group_rows(video_ids: pd.Series) -> dict[str, np.ndarray]:
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     return {str(v): order[bounds[i]:bounds[i + 1]] for i, v in enumerate(uniques)}
+
+
+def write_proposals(out_csv: str | os.PathLike, table: pd.DataFrame, info: dict[str, Any]) -> None:
+    """``video_id,t_start,t_end,score``, ``<out>.json`` (the record ``info``) beside it, and
+    ``<out>.videos.txt``: ``info["video_ids"]``, the videos proposed for (one id a line, what
+    ``nemi evaluate --videos`` reads to evaluate just that split)."""
+    from nemi.io.atomic import write_text_atomic
+
+    write_csv(out_csv, table[list(PRED_COLUMNS)])
+    base = Path(str(out_csv)).with_suffix("")
+    write_json(f"{base}.json", info)
+    write_text_atomic(f"{base}.videos.txt", "".join(f"{v}\n" for v in info["video_ids"]))

@@ -20,3 +20,42 @@ class ProposalParams:
     soft_nms_sigma: float
     batch_size: int
     device: str
+
+
+SLIDING_WINDOW_VERSION = 1  # bump when what `nemi proposals sliding-window` writes changes meaning
+SCORES = ("longer_first", "uniform")
+
+
+@dataclass(frozen=True)
+class SlidingWindowParams:
+    """A sliding_window experiment's windows; field meanings: ``$defs.sliding_window`` of the schema."""
+
+    SECTION: ClassVar[str] = "sliding_window"
+
+    scales_s: tuple[float, ...]
+    stride_fraction: float
+    score: str
+
+    def __post_init__(self) -> None:
+        # Messages start with the key: the workflow names the experiment in front of them.
+        try:
+            scales = tuple(float(s) for s in self.scales_s)  # a JSON list, or a tuple
+        except (TypeError, ValueError):
+            raise ValueError(f"scales_s: a list of window lengths in seconds, not {self.scales_s!r}") from None
+        object.__setattr__(self, "scales_s", scales)
+        if not scales:
+            raise ValueError("scales_s: give at least one window length (seconds)")
+        bad = [s for s in scales if not 0 < s < float("inf")]
+        if bad:
+            raise ValueError(f"scales_s: every window length must be a number of seconds > 0, not {bad}")
+        twice = sorted({s for s in scales if scales.count(s) > 1})
+        if twice:
+            raise ValueError(f"scales_s: {twice} listed more than once")
+        if not 0 < self.stride_fraction <= 1:
+            raise ValueError(f"stride_fraction: the stride is a fraction of each scale, 0 < f <= 1, "
+                             f"not {self.stride_fraction}")
+        if self.score not in SCORES:
+            raise ValueError(f"score: one of {list(SCORES)}, not {self.score!r}")
+
+    def stride_s(self, scale_s: float) -> float:
+        return self.stride_fraction * scale_s

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from nemi import __version__
 from nemi.engine import evaluate
 from nemi.errors import NemiInputError
 from nemi.io.provenance import provenance, sha256_file
-from nemi.io.tables import PRED_COLUMNS, write_csv, write_json
+from nemi.io.tables import PRED_COLUMNS, write_proposals  # noqa: F401 (write_proposals: its old home)
 from nemi.log import logger
 from nemi.model import load_checkpoint
 from nemi.model.postprocess import PostProcess
@@ -95,14 +94,3 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
             "provenance": provenance("proposals")}
     logger.info("%d proposals for %d videos from %d windows", len(table), len(video_ids), len(windows))
     return table, info
-
-
-def write_proposals(out_csv: str | os.PathLike, table: pd.DataFrame, info: dict[str, Any]) -> None:
-    """``video_id,t_start,t_end,score``, ``<out>.json`` beside it, and ``<out>.videos.txt``: the videos
-    proposed for (one id a line, what ``nemi evaluate --videos`` reads to evaluate just that split)."""
-    from nemi.io.atomic import write_text_atomic
-
-    write_csv(out_csv, table[list(PRED_COLUMNS)])
-    base = Path(str(out_csv)).with_suffix("")
-    write_json(f"{base}.json", info)
-    write_text_atomic(f"{base}.videos.txt", "".join(f"{v}\n" for v in info["video_ids"]))

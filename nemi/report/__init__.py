@@ -8,7 +8,7 @@ documented in :mod:`nemi.report.tables`) into ``{dataset}_tal.csv``, ``{dataset}
 
 from dataclasses import dataclass
 
-VERSION = 1  # bump whenever a table's columns or values change meaning
+VERSION = 2  # bump whenever a table's columns or values change meaning
 
 
 @dataclass(frozen=True)

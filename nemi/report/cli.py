@@ -89,10 +89,12 @@ def _tables(args: argparse.Namespace) -> int:
 
 def _run_of(index: dict, name: str | None, seed: int | None) -> tuple[str, dict, dict]:
     from nemi.errors import NemiInputError
+    from nemi.report.tables import is_trained
 
     table1 = [n for n, e in index["experiments"].items() if e["group"] == "table1"]
     if name is None:
-        name = "nemi_self" if "nemi_self" in table1 else (table1 or list(index["experiments"]))[0]
+        trained = [n for n in table1 if is_trained(index["experiments"][n])]
+        name = "nemi_self" if "nemi_self" in trained else (trained or table1 or list(index["experiments"]))[0]
     if name not in index["experiments"]:
         raise NemiInputError(f"--experiment {name}: not in the index (has {sorted(index['experiments'])})")
     exp = index["experiments"][name]
@@ -109,7 +111,7 @@ def _html(args: argparse.Namespace) -> int:
     from nemi.report import FigureParams
     from nemi.report.attention import attention_map, timeline_videos
     from nemi.report.html import figure_block, render
-    from nemi.report.tables import load_index, read_table
+    from nemi.report.tables import is_trained, load_index, read_table
 
     index = load_index(args.index)
     tal, tad = read_table(args.tal, "proposal table"), read_table(args.tad, "detection table")
@@ -128,9 +130,10 @@ def _html(args: argparse.Namespace) -> int:
     uri = F.png_data_uri(F.ablation_figure(abl)) if abl is not None else None
     blocks.append(figure_block("figure2", uri, "Figure 2: ablations, mAP (%) against tIoU, one panel per kind; "
                                "error bars: std over seeds", "no ablation table given (--ablations)"))
-    labels = [e["label"] for e in table1.values()]
+    trained = {n: e for n, e in table1.items() if is_trained(e)}  # sliding windows have no learning curve
+    labels = [e["label"] for e in trained.values()]
     fig = F.learning_figure({(e["label"] if labels.count(e["label"]) == 1 else f"{e['label']} ({n})"): e["runs"]
-                             for n, e in table1.items()})
+                             for n, e in trained.items()})
     blocks.append(figure_block("figure3", None if fig is None else F.png_data_uri(fig),
                                "Figure 3: fine-tuning, held-out AR@AN per epoch (training videos held out for model "
                                "selection, never the test split), mean over seeds, band: std",
@@ -144,8 +147,11 @@ def _html(args: argparse.Namespace) -> int:
                                "no Table 1 pretraining lists an epochs.csv with held-out AR columns"))
     name, exp, run = _run_of(index, args.experiment, args.seed)
     which = f"{exp['label']} ({name}), seed {run['seed']}"
-    if args.features and args.boundary and args.manifest and args.ground_truth:
-        if "model" not in run:
+    missing = "needs --features, --boundary, --manifest and --ground-truth"
+    if not is_trained(exp):
+        uri, missing = None, f"{name} is of method {exp['method']}: no model, no attention"
+    elif args.features and args.boundary and args.manifest and args.ground_truth:
+        if not run.get("model"):
             raise NemiInputError(f"{args.index}: experiment {name} seed {run['seed']} lists no model file")
         att = attention_map(run["model"], args.features, args.boundary, args.manifest, args.ground_truth)
         title = (f"{which}: {att.video_id}, window from step {att.start_step} "
@@ -155,7 +161,7 @@ def _html(args: argparse.Namespace) -> int:
         uri = None
     blocks.append(figure_block("figure3c", uri, "Figure 3c: cross-attention of the last decoder layer (queries x "
                                "window steps), each query's row scaled to its maximum; dashed: ground truth",
-                               "needs --features, --boundary, --manifest and --ground-truth"))
+                               missing))
     if args.manifest and args.ground_truth:
         videos = timeline_videos(args.manifest, args.ground_truth, run["proposals_csv"], args.pseudo_labels, fp)
         uri = F.png_data_uri(F.timeline_figure(videos, fp.top_proposals))

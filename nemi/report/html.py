@@ -22,6 +22,7 @@ from nemi import __version__
 from nemi.io.provenance import git_state
 
 _PCT = re.compile(r"^(?P<base>.+)_pct_mean$")
+_AR = re.compile(r"^[^:]+:AR@(\d+)_pct_mean$")
 
 CSS = """body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}th,td{border:1px solid #bbb;padding:3px 6px}
@@ -73,6 +74,26 @@ def mean_pm_std(df: pd.DataFrame, keep: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _trained(df: pd.DataFrame) -> pd.Series:
+    """Rows of a trained method (tables written before the method column: every row)."""
+    return df["method"] != "sliding_window" if "method" in df.columns else pd.Series(True, index=df.index)
+
+
+def flat_notes(tal: pd.DataFrame) -> list[str]:
+    """One sentence per row that emits fewer proposals per video, on average, than an AN it reports."""
+    ans = sorted({int(m.group(1)) for c in tal.columns if (m := _AR.match(c))})
+    if "proposals_per_video_mean" not in tal.columns:
+        return []
+    out = []
+    for _, row in tal.iterrows():
+        k = float(row["proposals_per_video_mean"])
+        above = [n for n in ans if n > k]
+        if above:
+            out.append(f"AR@AN for AN > {k:g} is flat: {row['label']} ({row['experiment']}) emits {k:g} proposals "
+                       f"per video on average, so AR@{', AR@'.join(map(str, above))} count no further proposal.")
+    return out
+
+
 def _find(df: pd.DataFrame, name: str, fallback) -> pd.Series | None:
     if (df["experiment"] == name).any():
         return df[df["experiment"] == name].iloc[0]
@@ -117,13 +138,13 @@ def _compare(a: pd.Series, b: pd.Series, col: str, what: str) -> tuple[bool, str
 def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], dataset: str) -> list[str]:
     """Sentences, computed from the tables, saying whether each NEMI row beats RTD-Net (from scratch).
 
-    RTD-Net is the experiment ``rtd`` (else the first row without pretraining); NEMI rows are those
+    RTD-Net is the experiment ``rtd`` (else the first trained row without pretraining); NEMI rows are those
     with a pretraining, ``nemi_self`` first. Compared: mean AR@100 (first protocol that has it) and
     mean average mAP, with each side's seed std; "better" needs a higher mean on both, a
     difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2), and
     "significant" when Welch's two-sided t-test over the seeds gives p < 0.05 (``welch``).
     """
-    rtd_tal = _find(tal, "rtd", lambda d: d["pretraining"] == "none")
+    rtd_tal = _find(tal, "rtd", lambda d: (d["pretraining"] == "none") & _trained(d))
     if rtd_tal is None:
         return ["No row without pretraining (RTD-Net from scratch): nothing to compare NEMI with."]
     nemi = tal[tal["pretraining"] != "none"]["experiment"].tolist()
@@ -202,12 +223,14 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
         ("proposal protocols", ", ".join(index["tal_protocols"])), ("detection protocol", index["tad_protocol"]),
         ("video-level class scores", index["class_scores"]),
     ], columns=["", "value"])
-    keep = ["experiment", "label", "pretraining", "n_seeds", "seeds", "checkpoint_rule"]
+    keep = ["experiment", "label", "method", "pretraining", "n_seeds", "seeds", "checkpoint_rule",
+            "proposals_per_video_mean"]
     parts = [f"<h1>NEMI results: {_esc(ds)}</h1>", _table(header, "header"),
              "<p>Metrics are percent; ± is the sample standard deviation over seeds (0 with one seed).</p>",
              '<div class="verdict" id="verdict">' + "".join(
                  f"<p>{_esc(s)}</p>" for s in verdict(tal, tad, index["tal_protocols"], ds)) + "</div>",
              "<h2>Table 1: proposals (TAL)</h2>", _table(mean_pm_std(tal, keep), "tal-table"),
+             *(f'<p class="flat" id="flat-{i}">{_esc(s)}</p>' for i, s in enumerate(flat_notes(tal))),
              "<h2>Table 1: detections (TAD)</h2>",
              _table(mean_pm_std(tad, keep + ["protocol", "class_scores", "n_videos"]), "tad-table")]
     comparison = paper_comparison(tal, tad, index["tal_protocols"])

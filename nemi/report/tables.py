@@ -11,6 +11,8 @@ Snakemake workflow writes them)::
      "experiments": {
        "<name>": {"group": "table1" | "ablations", "label": "RTD-Net (from scratch)",
                   "ablation": null | "decomposition" | "query" | "contrastive" | "reassemble",
+                  "method": "rtd" | "sliding_window",            # optional, rtd when absent
+                  "sliding_window": null | {"scales_s": [1.0, 2.0], "stride_fraction": 0.5, "score": "longer_first"},
                   "pretraining": null | {"name": "demo_hog", "dataset": "demo", "labels": "hog",
                                          "query_strategy": "localisation", "contrastive": true,
                                          "reassemble": "insert", "transductive": false,
@@ -24,18 +26,24 @@ Snakemake workflow writes them)::
 training's ``epochs.csv`` (Figure 3 reads its ``val_AR@<n>`` columns); ``model`` (read only for
 the attention map) and ``proposals_csv`` (the timelines) are read by ``nemi report html``. A
 group ``ablations`` entry names its ``ablation`` kind. ``pretraining.epochs_csv`` is not read yet.
+A ``sliding_window`` experiment trains nothing: its one run has ``run``, ``epochs`` and ``model``
+null, its rows say ``checkpoint_rule`` "none (no training)", and the report draws no learning curve
+or attention map of it.
 
 Tables (every metric in percent, rounded to 2 decimals, so the columns are named ``..._pct_*``;
 ``_mean`` and ``_std`` are over the experiment's seeds, std the sample standard deviation
 (ddof 1), 0 when there is one seed, which ``n_seeds`` then says):
 
 - ``{dataset}_tal.csv``: one row per ``table1`` experiment: the identity columns
-  (:data:`IDENTITY`), then per proposal protocol ``{protocol}:n_videos``,
+  (:data:`IDENTITY`), ``proposals_per_video_mean`` (proposals per evaluated video, mean over
+  seeds: ``n_predictions / n_videos`` of the first proposal protocol's evaluation, 2 decimals; an
+  AR@AN at a larger AN counts no further proposal), then per proposal protocol ``{protocol}:n_videos``,
   ``{protocol}:AR@{n}_pct_mean|std`` for every AN the evaluation JSON holds and
   ``{protocol}:AUC_pct_mean|std``.
-- ``{dataset}_tad.csv``: one row per ``table1`` experiment: identity, ``protocol``,
-  ``class_scores``, ``n_videos``, ``mAP@{t}_pct_mean|std`` per tIoU threshold of the JSON (as
-  :func:`nemi.evaluation.protocols.threshold_key` writes it), ``mAP_avg_pct_mean|std``.
+- ``{dataset}_tad.csv``: one row per ``table1`` experiment: identity, ``proposals_per_video_mean``
+  (as in the TAL table), ``protocol``, ``class_scores``, ``n_videos``, ``mAP@{t}_pct_mean|std`` per
+  tIoU threshold of the JSON (as :func:`nemi.evaluation.protocols.threshold_key` writes it),
+  ``mAP_avg_pct_mean|std``.
 - ``{dataset}_ablations.csv``: the TAD columns plus ``ablation`` first, for every ``ablations``
   experiment (``ablation`` = its kind) and, as the bar every variant is compared with, each
   ``table1`` experiment pretrained on this dataset itself (``ablation`` = ``reference``), as the
@@ -61,11 +69,13 @@ ABLATIONS = ("decomposition", "query", "contrastive", "reassemble")
 # The identity column that tells the variants of each ablation kind apart (bar labels of Figure 2).
 ABLATION_SWITCH = {"decomposition": "decomposition", "query": "query_strategy", "contrastive": "contrastive",
                    "reassemble": "reassemble"}
-IDENTITY = ("experiment", "label", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
+IDENTITY = ("experiment", "label", "method", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
             "contrastive", "reassemble", "transductive", "n_seeds", "seeds", "checkpoint_rule", "config_hash",
             "run_config_hashes")
 PRETRAIN_KEYS = ("name", "dataset", "labels", "query_strategy", "contrastive", "reassemble", "transductive")
 RUN_KEYS = ("seed", "run", "epochs", "proposals_csv", "tal", "tad")
+METHODS = ("rtd", "sliding_window")
+UNTRAINED_RULE = "none (no training)"
 DECIMALS = 2
 
 
@@ -115,8 +125,11 @@ def check_index(doc: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
         _need(kind is None or kind in ABLATIONS, path, f"{where}.ablation", f"must be null or one of {list(ABLATIONS)}")
         _need(e["group"] != "ablations" or kind is not None, path, f"{where}.ablation",
               "an experiment of group ablations names its ablation kind")
+        method = e.get("method", "rtd")
+        _need(method in METHODS, path, f"{where}.method", f"must be one of {list(METHODS)}, not {method!r}")
         pre = e.get("pretraining")
         _need(pre is None or isinstance(pre, dict), path, f"{where}.pretraining", "must be null or an object")
+        _need(method == "rtd" or pre is None, path, f"{where}.pretraining", f"a {method} experiment has none")
         if pre is not None:
             missing = [k for k in PRETRAIN_KEYS if k not in pre]
             _need(not missing, path, f"{where}.pretraining", f"lacks {missing}")
@@ -129,6 +142,8 @@ def check_index(doc: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
             _need(isinstance(r["tal"], dict), path, f"{where}.runs[{i}].tal", "must map protocol -> eval JSON")
             lacking = [p for p in protocols if p not in r["tal"]]
             _need(not lacking, path, f"{where}.runs[{i}].tal", f"no evaluation for protocol(s) {lacking}")
+            _need(method != "rtd" or isinstance(r["run"], str), path, f"{where}.runs[{i}].run",
+                  "a trained run names its run.json")
         seeds = [r["seed"] for r in runs]
         _need(len(set(seeds)) == len(seeds), path, f"{where}.runs", f"a seed is listed twice: {seeds}")
     return doc
@@ -178,11 +193,20 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
 
 
+def is_trained(exp: Mapping[str, Any]) -> bool:
+    """Whether an INDEX experiment trained a model (method rtd), so that its runs have run.json and epochs.csv."""
+    return exp.get("method", "rtd") == "rtd"
+
+
 def identity(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dict[str, Any]:
     pre = exp.get("pretraining") or {}
-    rules, hashes = zip(*(checkpoint_rule(r["run"]) for r in exp["runs"]))
+    if is_trained(exp):
+        rules, hashes = zip(*(checkpoint_rule(r["run"]) for r in exp["runs"]))
+    else:
+        rules, hashes = (UNTRAINED_RULE,), ()
     return {
-        "experiment": name, "label": exp["label"], "pretraining": pre.get("name") or "none",
+        "experiment": name, "label": exp["label"], "method": exp.get("method", "rtd"),
+        "pretraining": pre.get("name") or "none",
         "pretrain_dataset": _text(pre.get("dataset")), "decomposition": _text(pre.get("labels")),
         "query_strategy": _text(pre.get("query_strategy")), "contrastive": _text(pre.get("contrastive")),
         "reassemble": _text(pre.get("reassemble")), "transductive": _text(pre.get("transductive")),
@@ -208,8 +232,19 @@ def _metric_columns(docs: list[dict], key: str, prefix: str, name: str,
     return out
 
 
+def proposals_per_video(exp: Mapping[str, Any], index: Mapping[str, Any]) -> float:
+    """Proposals per evaluated video, mean over the runs (the first proposal protocol's evaluations)."""
+    p = index["tal_protocols"][0]
+    counts = []
+    for r in exp["runs"]:
+        doc = read_evaluation(r["tal"][p], "proposals", p)
+        _need(isinstance(doc.get("n_predictions"), int), r["tal"][p], "n_predictions", "missing, or not an integer")
+        counts.append(doc["n_predictions"] / max(doc["n_videos"], 1))
+    return round(float(np.mean(counts)), DECIMALS)
+
+
 def tal_row(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dict[str, Any]:
-    row = identity(name, exp, index)
+    row = identity(name, exp, index) | {"proposals_per_video_mean": proposals_per_video(exp, index)}
     for p in index["tal_protocols"]:
         docs = [read_evaluation(r["tal"][p], "proposals", p) for r in exp["runs"]]
         row[f"{p}:n_videos"] = _same([d["n_videos"] for d in docs], f"{p} n_videos", name)
@@ -221,7 +256,8 @@ def tal_row(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dict
 def tad_row(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dict[str, Any]:
     p = index["tad_protocol"]
     docs = [read_evaluation(r["tad"], "detections", p) for r in exp["runs"]]
-    row = identity(name, exp, index) | {"protocol": p, "class_scores": index["class_scores"],
+    row = identity(name, exp, index) | {"proposals_per_video_mean": proposals_per_video(exp, index),
+                                         "protocol": p, "class_scores": index["class_scores"],
                                          "n_videos": _same([d["n_videos"] for d in docs], "n_videos", name)}
     # Thresholds high to low, as the paper's Table 1 prints them.
     row |= _metric_columns(docs, "mAP", "mAP@", name, order=lambda k: -float(k))

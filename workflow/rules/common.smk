@@ -313,6 +313,7 @@ def model_params(wildcards):
 # Experiments (nemi.experiments): pretrainings, fine-tuning runs per seed, their tables and report.
 
 import nemi.experiments as _experiments_mod
+import nemi.proposals.params as _proposals_params
 
 
 _checked(_experiments_mod.check)(config, DS)
@@ -365,6 +366,8 @@ def _check_run_dataset(name):
 def run_train_section(wildcards):
     """The dataset's train section with the run's seed (a seed the experiment does not list is refused)."""
     e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if not _experiments_mod.is_trained(e):
+        raise WorkflowError(f"experiment {wildcards.experiment} is of method {e['method']}: nothing is trained")
     if int(wildcards.seed) not in e["seeds"]:
         raise WorkflowError(f"experiment {wildcards.experiment} has no seed {wildcards.seed} (seeds: {e['seeds']})")
     return _experiments_mod.train_section(DS(wildcards.dataset), int(wildcards.seed))
@@ -372,6 +375,22 @@ def run_train_section(wildcards):
 
 def experiment_outputs(name):
     return _experiments_mod.outputs(config, name)
+
+
+def sliding_window_experiments():
+    """A wildcard constraint matching the sliding_window experiments' names (else nothing)."""
+    names = [n for n in config["experiments"]
+             if not _experiments_mod.is_trained(_experiments_mod.experiment(config, n))]
+    return "|".join(map(re.escape, names)) if names else "(?!x)x"
+
+
+def sliding_window_params(wildcards):
+    """A sliding_window experiment's windows as the JSON `nemi proposals sliding-window --params` takes."""
+    e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
+    if e["dataset"] != wildcards.dataset:
+        raise WorkflowError(f"experiment {wildcards.experiment} is of dataset {e['dataset']}, not {wildcards.dataset}")
+    p = _checked(_experiments_mod.sliding_window_params)(config, wildcards.experiment)
+    return json.dumps({**dataclasses.asdict(p), "version": _proposals_params.SLIDING_WINDOW_VERSION}, sort_keys=True)
 
 
 wildcard_constraints:
@@ -390,8 +409,9 @@ def report_run_files(name, with_ablations=False):
     for group in groups:
         for exp, seed in _experiments_mod.runs(config, name, group):
             paths = _experiments_mod.run_paths(name, exp, seed, DS(name)["evaluation"]["tal_protocols"])
-            files += [paths["run"], paths["epochs"], paths["model"], paths["proposals_csv"], paths["tad"]]
-            files += list(paths["tal"].values())
+            if _experiments_mod.is_trained(_experiments_mod.experiment(config, exp)):
+                files += [paths["run"], paths["epochs"], paths["model"]]
+            files += [paths["proposals_csv"], paths["tad"], *paths["tal"].values()]
     for exp in _experiments_mod.of_dataset(config, name, None if with_ablations else "table1"):
         path = _experiments_mod.init_model(config, exp)
         if path:  # the pretraining's own learning curve is drawn too
