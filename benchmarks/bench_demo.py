@@ -1,7 +1,8 @@
 """The end-to-end demo and each stage's share of it, from a finished run's per-rule benchmark files.
 
 Every rule writes ``results/<dataset>/benchmarks/<stage>/...tsv`` (Snakemake's ``benchmark:``: wall
-seconds, peak memory). This sums them per stage over every dataset of the run, so the slowest stage
+seconds, peak memory), and the rules shared by every dataset ``results/benchmarks/<stage>/...tsv`` (the
+I3D weights' conversion). This sums them per stage over every dataset of the run, so the slowest stage
 is visible, and prints the wall time of the run when given its Snakemake log.
 
     snakemake --cores 2 && python benchmarks/bench_demo.py --log .snakemake/log/<latest>.snakemake.log
@@ -17,15 +18,21 @@ from pathlib import Path
 import pandas as pd
 
 
+def benchmark_files(results: Path) -> list[Path]:
+    return [*results.glob("*/benchmarks/**/*.tsv"), *results.glob("benchmarks/**/*.tsv")]
+
+
 def stage_table(results: Path) -> pd.DataFrame:
     rows = []
-    for tsv in sorted(results.glob("*/benchmarks/**/*.tsv")):
-        dataset, stage = tsv.relative_to(results).parts[0], tsv.relative_to(results).parts[2]
+    for tsv in sorted(benchmark_files(results)):
+        parts = tsv.relative_to(results).parts
+        # results/<dataset>/benchmarks/<stage>/... or, for shared rules, results/benchmarks/<stage>/...
+        dataset, stage = ("(shared)", parts[1]) if parts[0] == "benchmarks" else (parts[0], parts[2])
         b = pd.read_csv(tsv, sep="\t")
         rows.append({"dataset": dataset, "stage": stage.removesuffix(".tsv"), "s": float(b["s"].iloc[-1]),
                      "max_rss_mb": float(pd.to_numeric(b["max_rss"], errors="coerce").iloc[-1])})
     if not rows:
-        raise SystemExit(f"no benchmark files under {results}/*/benchmarks: run the demo first")
+        raise SystemExit(f"no benchmark files under {results}/*/benchmarks or {results}/benchmarks: run the demo first")
     df = pd.DataFrame(rows)
     out = df.groupby("stage").agg(jobs=("s", "size"), job_s=("s", "sum"), slowest_job_s=("s", "max"),
                                   peak_rss_mb=("max_rss_mb", "max"))

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 import yaml
 
-from nemi.datasets import deep_merge
+from nemi.datasets import deep_merge, effective_config
 from nemi.evaluation import evaluate_proposals
 from nemi.fit.loop import fit
 from nemi.fit.params import TrainParams
@@ -48,9 +48,9 @@ from nemi.train.data import read_annotations, training_videos, windows_for
 from nemi.windows import Indexed, collate_indexed
 
 
-def dataset_sections(results: Path) -> dict:
-    merged = yaml.safe_load((results / "config.merged.yaml").read_text())
-    return merged
+def dataset_sections(config: Path, dataset: str) -> dict:
+    """The dataset's merged settings as the workflow builds them from the config (schema defaults filled in)."""
+    return effective_config(yaml.safe_load(config.read_text()), dataset)
 
 
 def test_ar(model, mp: ModelParams, windows, gt: pd.DataFrame, videos: list[str], top_n: int) -> tuple[dict, float]:
@@ -65,6 +65,8 @@ def test_ar(model, mp: ModelParams, windows, gt: pd.DataFrame, videos: list[str]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="demo")
+    ap.add_argument("--config", default="config.yaml", help="the workflow config the dataset's settings come from")
+    ap.add_argument("--settings", default=None, help="take the settings of this dataset of the config (default: --dataset)")
     ap.add_argument("--mode", choices=("overfit", "heldout"), default="heldout")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--train", default="{}", help="JSON merged into the dataset's train section")
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     results = Path("results") / args.dataset
-    cfg = dataset_sections(results)
+    cfg = dataset_sections(Path(args.config), args.dataset if args.settings is None else args.settings)
     train_section = deep_merge(cfg["train"], json.loads(args.train))
     model_section = deep_merge(cfg["model"], json.loads(args.model))
     manifest = results / "synth" / "videos.csv"

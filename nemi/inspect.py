@@ -212,7 +212,7 @@ def summarize_torch(path: str | Path) -> str:
     size = f"{len(tensors)} tensors, {sum(t.numel() for t in tensors)} values"
     if "optimizer" in obj and isinstance(obj.get("config"), Mapping):
         lines = [f"{path}: nemi training checkpoint, {size}; stage {obj.get('stage')}, epoch {obj.get('epoch')}, "
-                 f"{len(obj.get('history') or [])} epoch(s) in its history"]
+                 f"{sum(1 for h in obj.get('history') or [] if h.get('epoch', 1) > 0)} epoch(s) in its history"]
         if obj.get("best"):
             lines.append(f"  best: {json.dumps(obj['best'], sort_keys=True)}")
         # nemi.fit.loop names the run folder by this hash of the same config.

@@ -431,3 +431,29 @@ def test_welch_test_from_table_statistics_matches_scipy_on_the_seed_values():
     assert t == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
     assert welch(1.0, 0.5, 1, 2.0, 0.5, 3) is None
     assert welch(3.0, 0.0, 3, 3.0, 0.0, 3) == (0.0, 1.0)
+
+
+def test_verdict_puts_every_trained_row_against_the_floor_with_a_stated_test():
+    from scipy import stats
+
+    from nemi.report.html import floor_verdict
+
+    rtd_ar, nemi_ar, floor_ar = [70.0, 72.0, 68.5], [50.0, 58.0, 61.0], 60.0
+    rows = [("rtd", "rtd", "none", rtd_ar, 3), ("nemi_self", "rtd", "demo_hog", nemi_ar, 3),
+            ("sw", "sliding_window", "none", [floor_ar], 1)]
+
+    def table(col):
+        return pd.DataFrame([{"experiment": e, "label": e, "method": m, "pretraining": p, "n_seeds": n,
+                              f"{col}_pct_mean": statistics.mean(v),
+                              f"{col}_pct_std": statistics.stdev(v) if len(v) > 1 else 0.0}
+                             for e, m, p, v, n in rows])
+
+    tal, tad = table("thumos14:AR@100"), table("mAP_avg")
+    said = floor_verdict(tal, tad, TAL, "demo")
+    assert len(said) == 2
+    assert said[0].startswith("On demo, rtd (rtd) beats the floor, sw (sw)") and "significant at 0.05" in said[0]
+    ref = stats.ttest_1samp(rtd_ar, floor_ar)
+    assert f"t {ref.statistic:.2f}, p {ref.pvalue:.3g}" in said[0]
+    assert said[1].startswith("On demo, nemi_self (nemi_self) does not beat the floor")
+    assert "not significant at 0.05 by a one-sample t-test of 3 seeds against its one value" in said[1]
+    assert floor_verdict(tal[tal["method"] != "sliding_window"], tad, TAL, "demo") == []

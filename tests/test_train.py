@@ -46,21 +46,24 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
     assert not all(torch.equal(a[k], at_kill["model"][k]) for k in a)
     rows_a = pd.read_csv(tmp_path / "a" / "epochs.csv")
     rows_b = pd.read_csv(tmp_path / "b" / "epochs.csv")
-    assert len(rows_a) == 4 and np.allclose(rows_a["train_loss"], rows_b["train_loss"])
+    assert len(rows_a) == 5 and np.allclose(rows_a["train_loss"], rows_b["train_loss"], equal_nan=True)
+    assert rows_a["epoch"].tolist() == [0, 1, 2, 3, 4] and np.isnan(rows_a["train_loss"].iloc[0])
 
 
 def test_records_selection_and_curves(tmp_path):
     feats, bnd, ann, gt = synthetic()
     train(feats, bnd, ann, VIDEOS, gt, _params(), TINY_MODEL, tmp_path)
     rows = pd.read_csv(tmp_path / "epochs.csv")
-    assert list(rows["stage"]) == ["stage1", "stage1", "stage2", "stage3"]
+    # Epoch 0 scores the weights before any step: where the held-out curve starts.
+    assert list(rows["stage"]) == ["stage1", "stage1", "stage1", "stage2", "stage3"]
+    assert rows["epoch"].tolist() == [0, 1, 2, 3, 4] and rows["val_AR@100"].notna().all()
     assert {"train_loss", "val_loss", "val_AR@100", "val_sum_ar", "lr"} <= set(rows.columns)
-    assert rows["train_loss_iou"].notna().tolist() == [False, False, False, True]
+    assert rows["train_loss_iou"].notna().tolist() == [False, False, False, False, True]
     assert (tmp_path / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["select"] == "best" and record["holdout_videos"] == ["v4", "v5"]
     for name, sel in record["selection"].items():
-        best = rows[rows["stage"] == name]["val_sum_ar"].max()
+        best = rows[(rows["stage"] == name) & (rows["epoch"] > 0)]["val_sum_ar"].max()  # epoch 0 is no candidate
         assert sel["checkpoint"] == "best" and sel["val_sum_ar"] == pytest.approx(best)
     model, mp = load_checkpoint(tmp_path / "model.pt")
     assert mp.proposal_score == "class_completeness" and mp.num_queries == 4  # stage 3's scoring
@@ -118,7 +121,7 @@ def test_short_video_is_padded_and_trains(tmp_path):
     videos = TrainingVideos(["v9"], ["v4"], [])
     train(feats, bnd, ann, videos, gt, _params(holdout_share=0.5), TINY_MODEL, tmp_path)
     record = json.loads((tmp_path / "run.json").read_text())
-    assert record["n_train_windows"] == 1 and pd.read_csv(tmp_path / "epochs.csv")["train_loss"].notna().all()
+    assert record["n_train_windows"] == 1 and pd.read_csv(tmp_path / "epochs.csv").query("epoch > 0")["train_loss"].notna().all()
 
 
 def test_unannotated_training_video_is_left_out_and_counted(caplog):
@@ -166,3 +169,15 @@ def test_learning_curve_every_epoch_by_default_or_at_most_every_curve_every_s(tm
               stop_after_epochs=1)  # one epoch of stage 1's two: no stage has ended yet
         run = next((tmp_path / name / "runs").iterdir())
         assert (run / "learning_curve.png").exists() == (every == 0) and (run / "epochs.csv").exists()
+
+
+def test_fewer_training_windows_than_the_batch_warns_with_the_count(tmp_path, caplog):
+    feats, bnd, ann, gt = synthetic(steps=30)
+    videos = TrainingVideos(["v0"], ["v4"], [])  # one 30-step video, windows of 10: a handful of windows
+    train(feats, bnd, ann, videos, gt, _params(batch_size=64, holdout_share=0.5), TINY_MODEL, tmp_path / "few")
+    n = json.loads((tmp_path / "few" / "run.json").read_text())["n_train_windows"]
+    assert 0 < n < 64
+    assert f"only {n} training window(s), fewer than train.batch_size 64" in caplog.text
+    caplog.clear()
+    train(feats, bnd, ann, videos, gt, _params(batch_size=1, holdout_share=0.5), TINY_MODEL, tmp_path / "many")
+    assert "fewer than train.batch_size" not in caplog.text

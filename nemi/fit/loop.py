@@ -4,7 +4,8 @@
 targets) and NEMI's pretraining (``nemi pretrain``, pseudo activities, re-assembled) are the same
 loop with another data source and criterion, not two copies.
 
-Every epoch: train, then (with held-out windows) losses and AR@AN on them, a row in ``epochs.csv``,
+Every epoch: train, then (with held-out windows) losses and AR@AN on them, a row in ``epochs.csv``
+(with held-out windows, a first row ``epoch`` 0 scores the weights before any step),
 the learning curve, and ``checkpoint.pt`` in the run folder, so a killed run started again with the
 same command continues from its last finished epoch to the same weights. Each stage hands on the
 checkpoint ``select`` names (best summed AR@AN on the held-out videos, or its last epoch); the test
@@ -182,6 +183,11 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     run_dir = Path(run_dir) if run_dir is not None else out_dir / "runs" / chash
     if len(train_ds) == 0:
         raise NemiInputError("no training window holds a whole segment; nothing to train on")
+    if len(train_ds) < params.batch_size:
+        # One short optimiser step an epoch: a schedule written in epochs then trains far less than it reads.
+        logger.warning("%s: only %d training window(s), fewer than train.batch_size %d: every epoch is one "
+                       "optimiser step; more videos, a smaller train.train_stride or train.window_steps give more "
+                       "windows", stage, len(train_ds), params.batch_size)
     if dist.writer:
         run_dir.mkdir(parents=True, exist_ok=True)
     state = None
@@ -240,6 +246,13 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
                                                       shuffle=True, seed=params.seed)
         loader = torch.utils.data.DataLoader(train_ds, batch_size=per_rank, sampler=sampler, collate_fn=collate_fn,
                                              num_workers=params.workers)
+        if holdout is not None and not history:
+            # Epoch 0: the held-out scores before any step, where the learning curve starts. Never a
+            # candidate checkpoint; evaluating draws no random number, so training is as without it.
+            t0 = time.perf_counter()
+            history.append({"stage": st.name, "stage_epoch": 0, "epoch": 0, "lr": optimizer.param_groups[0]["lr"],
+                            **held_out_scores(model, criterion, postprocess, holdout, holdout_gt, params.protocol,
+                                              dist, per_rank), "seconds": time.perf_counter() - t0})
         for epoch in range(start, st.epochs):
             if stop_after_epochs is not None and epochs_done >= stop_after_epochs:
                 bar.close()

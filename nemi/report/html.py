@@ -104,15 +104,23 @@ def _find(df: pd.DataFrame, name: str, fallback) -> pd.Series | None:
 SIGNIFICANCE = 0.05  # two-sided Welch's t-test over seeds
 
 
-def welch(ma: float, sa: float, na: int, mb: float, sb: float, nb: int) -> tuple[float, float] | None:
+def welch(ma: float, sa: float, na: int, mb: float, sb: float, nb: int,
+          b_exact: bool = False) -> tuple[float, float] | None:
     """(t, two-sided p) of Welch's unequal-variance t-test from each side's mean, sample std and seed count;
-    None when a side has fewer than two seeds. Equal means with no spread on either side give p = 1."""
-    if na < 2 or nb < 2:
-        return None
+    with ``b_exact`` (a method with no seed, the sliding-window floor) the one-sample t-test of a's seeds
+    against b's value. None when a side that has seeds has fewer than two. Equal means with no spread
+    give p = 1."""
     from scipy import stats
 
-    if sa == 0 and sb == 0:
+    if na < 2 or (nb < 2 and not b_exact):
+        return None
+    sb, nb = (0.0, math.inf) if b_exact else (sb, nb)
+    se = math.sqrt(sa**2 / na + (sb**2 / nb if not b_exact else 0.0))
+    if se == 0:
         return (0.0, 1.0) if ma == mb else (math.copysign(math.inf, ma - mb), 0.0)
+    if b_exact:
+        t = (ma - mb) / se
+        return t, float(2 * stats.t.sf(abs(t), na - 1))
     res = stats.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False)
     return float(res.statistic), float(res.pvalue)
 
@@ -121,22 +129,54 @@ def _compare(a: pd.Series, b: pd.Series, col: str, what: str) -> tuple[bool, str
     ma, sa, mb, sb = (float(a[f"{col}_pct_mean"]), float(a[f"{col}_pct_std"]), float(b[f"{col}_pct_mean"]),
                       float(b[f"{col}_pct_std"]))
     na, nb = int(a["n_seeds"]), int(b["n_seeds"])
+    exact = not _trained(b.to_frame().T).iloc[0]
     diff = ma - mb
-    test = welch(ma, sa, na, mb, sb, nb)
+    test = welch(ma, sa, na, mb, sb, nb, b_exact=exact)
     if test is None:
         spread = "one seed on a side, so neither the seed spread nor significance is measured"
     else:
         within = abs(diff) <= math.hypot(sa, sb)
         t, p = test
+        how = (f"a one-sample t-test of {na} seeds against its one value" if exact
+               else f"Welch's t-test over seeds ({na} and {nb} seeds)")
         spread = (f"{'within' if within else 'beyond'} the seed spread (combined std {math.hypot(sa, sb):.2f}); "
-                  f"{'significant' if p < SIGNIFICANCE else 'not significant'} at {SIGNIFICANCE:g} by Welch's "
-                  f"t-test over seeds (t {t:.2f}, p {p:.3g}, {na} and {nb} seeds)")
+                  f"{'significant' if p < SIGNIFICANCE else 'not significant'} at {SIGNIFICANCE:g} by {how}, "
+                  f"t {t:.2f}, p {p:.3g}")
     return diff > 0, (f"{what} {ma:.2f} ± {sa:.2f} against {mb:.2f} ± {sb:.2f} "
                       f"({diff:+.2f} points, {spread})")
 
 
+def _ar100(tal: pd.DataFrame, tal_protocols: Sequence[str]) -> str | None:
+    return next((f"{p}:AR@100" for p in tal_protocols if f"{p}:AR@100_pct_mean" in tal.columns), None)
+
+
+def floor_verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], dataset: str) -> list[str]:
+    """One sentence per trained row against the sliding-window floor (the first untrained row), by mean AR@100
+    and mean average mAP; none without a floor."""
+    floors = tal[~_trained(tal)]
+    ar_col = _ar100(tal, tal_protocols)
+    if floors.empty:
+        return []
+    f_tal = floors.iloc[0]
+    f_tad = tad[tad["experiment"] == f_tal["experiment"]].iloc[0]
+    out = []
+    for _, a_tal in tal[_trained(tal)].iterrows():
+        a_tad = tad[tad["experiment"] == a_tal["experiment"]].iloc[0]
+        parts, wins = [], []
+        for a, b, col, what in ([(a_tal, f_tal, ar_col, f"mean {ar_col}")] if ar_col else []) + [
+                (a_tad, f_tad, "mAP_avg", "mean average mAP")]:
+            w, sentence = _compare(a, b, col, what)
+            wins.append(w)
+            parts.append(sentence)
+        judged = "beats" if all(wins) else "does not beat" if not any(wins) else "does not uniformly beat"
+        out.append(f"On {dataset}, {a_tal['label']} ({a_tal['experiment']}) {judged} the floor, {f_tal['label']} "
+                   f"({f_tal['experiment']}): " + "; ".join(parts) + ".")
+    return out
+
+
 def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], dataset: str) -> list[str]:
-    """Sentences, computed from the tables, saying whether each NEMI row beats RTD-Net (from scratch).
+    """Sentences, computed from the tables: whether each trained row beats the sliding-window floor
+    (``floor_verdict``), then whether each NEMI row beats RTD-Net (from scratch).
 
     RTD-Net is the experiment ``rtd`` (else the first trained row without pretraining); NEMI rows are those
     with a pretraining, ``nemi_self`` first. Compared: mean AR@100 (first protocol that has it) and
@@ -144,16 +184,16 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
     difference is "within the seed spread" when it is at most sqrt(std_a**2 + std_b**2), and
     "significant" when Welch's two-sided t-test over the seeds gives p < 0.05 (``welch``).
     """
+    out = floor_verdict(tal, tad, tal_protocols, dataset)
     rtd_tal = _find(tal, "rtd", lambda d: (d["pretraining"] == "none") & _trained(d))
     if rtd_tal is None:
-        return ["No row without pretraining (RTD-Net from scratch): nothing to compare NEMI with."]
+        return out + ["No row without pretraining (RTD-Net from scratch): nothing to compare NEMI with."]
     nemi = tal[tal["pretraining"] != "none"]["experiment"].tolist()
     nemi.sort(key=lambda n: n != "nemi_self")
     if not nemi:
-        return ["No pretrained (NEMI) row: nothing to compare with RTD-Net."]
-    ar_col = next((f"{p}:AR@100" for p in tal_protocols if f"{p}:AR@100_pct_mean" in tal.columns), None)
+        return out + ["No pretrained (NEMI) row: nothing to compare with RTD-Net."]
+    ar_col = _ar100(tal, tal_protocols)
     rtd_tad = tad[tad["experiment"] == rtd_tal["experiment"]].iloc[0]
-    out = []
     for name in nemi:
         a_tal = tal[tal["experiment"] == name].iloc[0]
         a_tad = tad[tad["experiment"] == name].iloc[0]
