@@ -11,8 +11,13 @@ prior and annotations, with train/model overrides given as JSON, and prints one 
   chosen and of the last epoch (reported, never used to choose anything).
 
     python benchmarks/does_it_learn.py --dataset demo --mode overfit --seeds 0 1
-    python benchmarks/does_it_learn.py --dataset demo --train '{"schedules": {"one_stage": {"main":
-        {"epochs": 800}}}}' --model '{"losses": ["labels", "boxes", "cardinality"]}'
+    python benchmarks/does_it_learn.py --dataset demo --seeds 0 1 2 --train '{"schedules": {"one_stage":
+        {"main": {"epochs": 200}}}}' --model '{"dropout": 0.1}' --out rows.csv --tag dropout
+
+It reads a finished dataset (``results/<dataset>/``: features, ``tem/boundary.h5``, the generated
+manifest and ground truth: run the demo first, or ``snakemake results/demo/tem/boundary.h5``) and takes
+the settings from ``--config`` (default config.yaml). ``--out`` appends the rows to a CSV and writes
+each run's ``epochs.csv`` beside it. The figures in benchmarks/README.md ("Does it learn?") came from it.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="demo")
     ap.add_argument("--config", default="config.yaml", help="the workflow config the dataset's settings come from")
-    ap.add_argument("--settings", default=None, help="take the settings of this dataset of the config (default: --dataset)")
+    ap.add_argument("--settings", default=None,
+                    help="take the settings of this dataset of the config (default: --dataset's)")
     ap.add_argument("--mode", choices=("overfit", "heldout"), default="heldout")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--train", default="{}", help="JSON merged into the dataset's train section")
@@ -108,14 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.out:
                 hist.to_csv(Path(args.out).with_name(f"{args.tag or 'run'}.seed{seed}.epochs.csv"), index=False)
             run = json.loads((Path(tmp) / "run.json").read_text())
-            mp = ModelParams.from_dict(run["config"]["model"])
             final = tp.stages()[-1].model_params(run["config"]["model"])
             chosen_ar, ppv = test_ar(model, final, test_ds, gt, test_videos, 1000)
             state = torch.load(Path(run["run_dir"]) / "checkpoint.pt", map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])
             last_ar, _ = test_ar(model, final, test_ds, gt, test_videos, 1000)
             hold_last = test_ar(model, final, hold_ds, gt, hold_ids, 1000)[0]
-        del mp
         sel = run["selection"]
         best_epoch = [v.get("epoch") for v in sel.values()]
         ar_cols = [c for c in hist.columns if c.startswith("val_AR@")]

@@ -121,7 +121,8 @@ def test_short_video_is_padded_and_trains(tmp_path):
     videos = TrainingVideos(["v9"], ["v4"], [])
     train(feats, bnd, ann, videos, gt, _params(holdout_share=0.5), TINY_MODEL, tmp_path)
     record = json.loads((tmp_path / "run.json").read_text())
-    assert record["n_train_windows"] == 1 and pd.read_csv(tmp_path / "epochs.csv").query("epoch > 0")["train_loss"].notna().all()
+    trained = pd.read_csv(tmp_path / "epochs.csv").query("epoch > 0")
+    assert record["n_train_windows"] == 1 and trained["train_loss"].notna().all()
 
 
 def test_unannotated_training_video_is_left_out_and_counted(caplog):

@@ -150,6 +150,15 @@ def _ar100(tal: pd.DataFrame, tal_protocols: Sequence[str]) -> str | None:
     return next((f"{p}:AR@100" for p in tal_protocols if f"{p}:AR@100_pct_mean" in tal.columns), None)
 
 
+def _judge(a_tal: pd.Series, a_tad: pd.Series, b_tal: pd.Series, b_tad: pd.Series,
+           ar_col: str | None) -> tuple[list[bool], list[str]]:
+    """Whether a beats b, and the sentence, on mean AR@100 (when the tables have it) and mean average mAP."""
+    pairs = ([(a_tal, b_tal, ar_col, f"mean {ar_col}")] if ar_col else []) + [
+        (a_tad, b_tad, "mAP_avg", "mean average mAP")]
+    judged = [_compare(a, b, col, what) for a, b, col, what in pairs]
+    return [w for w, _ in judged], [sentence for _, sentence in judged]
+
+
 def floor_verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], dataset: str) -> list[str]:
     """One sentence per trained row against the sliding-window floor (the first untrained row), by mean AR@100
     and mean average mAP; none without a floor."""
@@ -162,12 +171,7 @@ def floor_verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[
     out = []
     for _, a_tal in tal[_trained(tal)].iterrows():
         a_tad = tad[tad["experiment"] == a_tal["experiment"]].iloc[0]
-        parts, wins = [], []
-        for a, b, col, what in ([(a_tal, f_tal, ar_col, f"mean {ar_col}")] if ar_col else []) + [
-                (a_tad, f_tad, "mAP_avg", "mean average mAP")]:
-            w, sentence = _compare(a, b, col, what)
-            wins.append(w)
-            parts.append(sentence)
+        wins, parts = _judge(a_tal, a_tad, f_tal, f_tad, ar_col)
         judged = "beats" if all(wins) else "does not beat" if not any(wins) else "does not uniformly beat"
         out.append(f"On {dataset}, {a_tal['label']} ({a_tal['experiment']}) {judged} the floor, {f_tal['label']} "
                    f"({f_tal['experiment']}): " + "; ".join(parts) + ".")
@@ -197,14 +201,7 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
     for name in nemi:
         a_tal = tal[tal["experiment"] == name].iloc[0]
         a_tad = tad[tad["experiment"] == name].iloc[0]
-        parts, wins = [], []
-        if ar_col:
-            w, s = _compare(a_tal, rtd_tal, ar_col, f"mean {ar_col}")
-            wins.append(w)
-            parts.append(s)
-        w, s = _compare(a_tad, rtd_tad, "mAP_avg", "mean average mAP")
-        wins.append(w)
-        parts.append(s)
+        wins, parts = _judge(a_tal, a_tad, rtd_tal, rtd_tad, ar_col)
         judged = "better than" if all(wins) else "not better than" if not any(wins) else "not uniformly better than"
         out.append(f"On {dataset}, {a_tal['label']} ({name}) is {judged} {rtd_tal['label']} "
                    f"({rtd_tal['experiment']}): " + "; ".join(parts) + ".")
