@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from dataclasses import replace
@@ -68,6 +69,67 @@ def test_plan_rejects_bad_arguments():
         plan(0)
     with pytest.raises(ValueError, match="test_fraction"):
         plan(4, 0, 1.5)
+    with pytest.raises(ValueError, match="cut_inside_share"):
+        plan(4, 0, 0.5, -0.1)
+
+
+def _digest(plans) -> str:
+    return hashlib.sha256(repr(plans).encode()).hexdigest()[:16]
+
+
+def test_plan_without_cuts_inside_actions_is_the_one_before_the_option():
+    """synth.cut_inside_share 0 (the schema's default) leaves the demo's and demo2's plans as they were
+    (digests taken on main before the option existed), so their videos stay byte-identical."""
+    assert _digest(plan(24, 0, 0.5)) == _digest(plan(24, 0, 0.5, 0.0)) == "05b5c862a2c062ee"
+    assert _digest(plan(12, 1, 0.2)) == "6c4c523c3861b76d"
+    assert _digest(plan(24, 7, 0.5)) == "a6e905471e5741c4"
+
+
+def _inside(p) -> list[tuple[float, object]]:
+    """(cut, action) for every cut strictly inside an action of ``p``."""
+    return [(c, a) for c in p.cuts for a in p.actions if a.t_start < c < a.t_end]
+
+
+def test_cuts_inside_actions():
+    """With cut_inside_share > 0 some actions are cut inside (on the frame grid, strictly inside), with
+    everything else as at share 0: the same actions (the ground truth), the same cuts between them."""
+    plain, cut = plan(24, 7, 0.5), plan(24, 7, 0.5, 0.5)
+    assert not any(_inside(p) for p in plain) and not any(_inside(p) for p in plan(24, 0, 0.5))
+    assert cut == plan(24, 7, 0.5, 0.5)                                     # still pure
+    n_actions = sum(len(p.actions) for p in cut)
+    n_inside = sum(len(_inside(p)) for p in cut)
+    assert 0.25 * n_actions <= n_inside <= 0.75 * n_actions, (n_inside, n_actions)
+    for p0, p in zip(plain, cut):
+        assert [(a.label, a.t_start, a.t_end) for a in p.actions] == [(a.label, a.t_start, a.t_end) for a in p0.actions]
+        assert set(p0.cuts) <= set(p.cuts)
+        assert (p.split, p.fps, p.n_frames, p.width, p.height) == (p0.split, p0.fps, p0.n_frames, p0.width, p0.height)
+        assert p.scenes[0].t_start == 0 and p.scenes[-1].t_end == p0.scenes[-1].t_end
+        for s0, s1 in zip(p.scenes, p.scenes[1:]):
+            assert s0.t_end == s1.t_start and s0.texture_seed != s1.texture_seed
+        for c, a in _inside(p):
+            assert round(c * p.fps, 6) == round(c * p.fps)                    # on the source frame grid
+            assert p.scenes[a.scene].t_start <= a.t_start < p.scenes[a.scene].t_end == c
+        assert [t for t, kind in p.changes() if kind == "cut"] == list(p.cuts)  # scene_changes.csv lists them
+    assert sum(len(_inside(p)) for p in plan(24, 7, 0.5, 1.0)) >= n_inside
+
+
+def test_a_cut_inside_an_action_changes_the_background_not_the_object():
+    from nemi.synth.render import CLASS_STYLE, render_frames
+
+    p = min((q for q in plan(24, 7, 0.5, 1.0) if _inside(q)), key=lambda q: _inside(q)[0][0])
+    c, a = _inside(p)[0]
+    k = round(c * p.fps)                                  # the first frame of the new shot
+    frames = []
+    for i, f in enumerate(render_frames(p)):
+        if i >= k - 1:
+            frames.append(f.astype(float))
+        if i == k:
+            break
+    before, after = frames
+    colour = np.array(CLASS_STYLE[a.label][0], float)
+    share = [(np.abs(f - colour).sum(axis=2) < 60).mean() for f in (before, after)]
+    assert np.abs(after - before).mean() > 20, "the background changes at the cut"
+    assert min(share) > 0.002 and max(share) < 3 * min(share), f"the object goes on across the cut: {share}"
 
 
 def test_outputs_layout_and_formats(demo):
@@ -97,7 +159,8 @@ def test_outputs_layout_and_formats(demo):
     assert {c["kind"] for c in changes} == {"cut", "action_start", "action_end"}
     assert len(changes) == sum(len(p.changes()) for p in plans)
     meta = json.loads((demo / "synth.json").read_text())
-    assert meta["params"] == {"n_videos": 8, "seed": 0, "test_fraction": 0.5} and meta["stage"] == "synth"
+    assert meta["params"] == {"n_videos": 8, "seed": 0, "test_fraction": 0.5, "cut_inside_share": 0.0}
+    assert meta["stage"] == "synth" and meta["n_cuts_inside_actions"] == 0
     assert not [f for f in demo.rglob("*") if ".tmp-" in f.name]
 
 

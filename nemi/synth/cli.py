@@ -8,9 +8,10 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synth", help="generate the demo dataset of synthetic untrimmed videos",
-        description="Write a deterministic demo dataset: H.264 videos with textured shots, camera cuts and "
-                    "actions of five classes, a manifest (videos.csv), ground truth and Thumos14-style "
-                    "annotation files, and the true scene changes.")
+        description="Write a deterministic demo dataset: H.264 videos with textured shots, camera cuts "
+                    "(between actions and, with --cut-inside-share, inside them) and actions of five classes, "
+                    "a manifest (videos.csv), ground truth and Thumos14-style annotation files, and the true "
+                    "scene changes.")
     p.add_argument("--out", required=True, help="output folder")
     from nemi import params
     from nemi.synth.plan import SynthParams
@@ -29,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
     p = params.from_args(SynthParams, args)
     if args.workers is not None and args.workers < 1:
         raise NemiInputError(f"--workers must be >= 1, not {args.workers}")
-    generate(args.out, p.n_videos, p.seed, p.test_fraction, workers=args.workers)
+    generate(args.out, p.n_videos, p.seed, p.test_fraction, workers=args.workers,
+             cut_inside_share=p.cut_inside_share)
     return 0

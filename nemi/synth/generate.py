@@ -45,11 +45,11 @@ def _write_video_job(job: tuple[VideoPlan, str]) -> str:
 
 
 def generate(out: str | os.PathLike, n_videos: int = 24, seed: int = 0, test_fraction: float = 0.5,
-             workers: int | None = None) -> list[VideoPlan]:
+             workers: int | None = None, cut_inside_share: float = 0.0) -> list[VideoPlan]:
     """Write the whole demo dataset under ``out``; ``workers`` processes render videos (default: all cores)."""
     out = Path(out)
     t0 = time.perf_counter()
-    plans = plan(n_videos, seed, test_fraction)
+    plans = plan(n_videos, seed, test_fraction, cut_inside_share)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     jobs = [(p, str(out / "videos" / f"{p.video_id}.mp4")) for p in plans]
     # Longest videos first, so that no worker is left with a long one at the end.
@@ -66,11 +66,13 @@ def generate(out: str | os.PathLike, n_videos: int = 24, seed: int = 0, test_fra
     elapsed = time.perf_counter() - t0
     meta = {
         **provenance("synth"),
-        "params": {"n_videos": n_videos, "seed": seed, "test_fraction": test_fraction},
+        "params": {"n_videos": n_videos, "seed": seed, "test_fraction": test_fraction,
+                   "cut_inside_share": cut_inside_share},
         "classes": list(CLASSES),
         "n_frames_total": sum(p.n_frames for p in plans),
         "n_actions": sum(len(p.actions) for p in plans),
         "n_cuts": sum(len(p.cuts) for p in plans),
+        "n_cuts_inside_actions": sum(any(a.t_start < c < a.t_end for a in p.actions) for p in plans for c in p.cuts),
         "workers": workers,
         "elapsed_s": round(elapsed, 2),
     }

@@ -1,4 +1,4 @@
-"""The demo dataset's timeline plan: a pure, fast function of (n_videos, seed, test_fraction).
+"""The demo dataset's timeline plan: a pure, fast function of (n_videos, seed, test_fraction, cut_inside_share).
 
 Nothing is rendered here, so the workflow can list the demo's video ids (and tests can
 know every true change) at parse time. All times are snapped to the video's own frame
@@ -8,7 +8,7 @@ grid (t = k / fps), so a cut or an action boundary falls exactly on a source fra
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import ClassVar
 
@@ -31,6 +31,9 @@ MIN_BACKGROUND_S = 1.2      # background before, between and after actions withi
 # the others only show the object appear and vanish in the wide view.
 CLOSE_UP_SHARE = 0.75
 CLOSE_UP_ZOOM = (1.6, 2.2)
+# A cut inside an action (synth.cut_inside_share) falls in this part of it (fractions of its length):
+# the object goes on across the cut, only the background changes (another view of the same action).
+CUT_INSIDE_AT = (0.3, 0.7)
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,15 @@ class SynthParams:
     n_videos: int  # untrimmed videos
     seed: int
     test_fraction: float  # share of videos in the test split
+    cut_inside_share: float  # share of actions the camera cuts inside (to another view of the same action)
 
     def __post_init__(self) -> None:
         if self.n_videos < 1:
             raise ValueError(f"synth.n_videos must be >= 1, not {self.n_videos}")
         if not 0.0 <= self.test_fraction <= 1.0:
             raise ValueError(f"synth.test_fraction must be in [0, 1], not {self.test_fraction}")
+        if not 0.0 <= self.cut_inside_share <= 1.0:
+            raise ValueError(f"synth.cut_inside_share must be in [0, 1], not {self.cut_inside_share}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class Action:
     label: str
     t_start: float
     t_end: float
-    scene: int                      # index of the shot it happens in
+    scene: int                      # index of the shot it begins in (a cut inside it starts the next one)
     seed: int                       # position, size, phase of the moving object
     close_up: float = 1.0           # camera zoom while the action lasts (1: no camera change)
 
@@ -104,12 +110,20 @@ class VideoPlan:
         return sorted(ev)
 
 
-def plan(n_videos: int = 24, seed: int = 0, test_fraction: float = 0.5) -> list[VideoPlan]:
-    """Plan every demo video: ids ``demo000``..., split, fps, size, shots, actions."""
+def plan(n_videos: int = 24, seed: int = 0, test_fraction: float = 0.5,
+         cut_inside_share: float = 0.0) -> list[VideoPlan]:
+    """Plan every demo video: ids ``demo000``..., split, fps, size, shots, actions.
+
+    ``cut_inside_share`` of the actions (drawn per action) get a camera cut strictly inside them,
+    to a new shot of another background; the action's span is unchanged. The draws come from a
+    stream of their own, so every other part of the plan is the same for any share (0: no such cut).
+    """
     if n_videos < 1:
         raise ValueError(f"n_videos must be >= 1, not {n_videos}")
     if not 0.0 <= test_fraction <= 1.0:
         raise ValueError(f"test_fraction must be in [0, 1], not {test_fraction}")
+    if not 0.0 <= cut_inside_share <= 1.0:
+        raise ValueError(f"cut_inside_share must be in [0, 1], not {cut_inside_share}")
     rng = np.random.default_rng([seed, 0x5EED])
     n_test = int(round(n_videos * test_fraction))
     splits = np.array(["test"] * n_test + ["train"] * (n_videos - n_test))
@@ -117,7 +131,11 @@ def plan(n_videos: int = 24, seed: int = 0, test_fraction: float = 0.5) -> list[
     # Labels are dealt from shuffled decks of all classes, so every class appears
     # about equally often in each split.
     decks = {s: _Deck(rng) for s in SPLITS}
-    return [_plan_video(i, str(splits[i]), rng, decks[str(splits[i])]) for i in range(n_videos)]
+    plans = [_plan_video(i, str(splits[i]), rng, decks[str(splits[i])]) for i in range(n_videos)]
+    if cut_inside_share > 0:
+        cut_rng = np.random.default_rng([seed, 0xC07])
+        plans = [_cut_inside(p, cut_inside_share, cut_rng) for p in plans]
+    return plans
 
 
 class _Deck:
@@ -151,10 +169,7 @@ def _plan_video(index: int, split: str, rng: np.random.Generator, deck: _Deck) -
     scenes, actions = [], []
     for k in range(n_scenes):
         t0, t1 = bounds[k], bounds[k + 1]
-        angle = rng.uniform(0, 2 * math.pi)
-        speed = rng.uniform(1.0, 4.0)
-        scenes.append(Scene(t0, t1, int(rng.integers(2**31)), (speed * math.cos(angle), speed * math.sin(angle)),
-                            float(rng.uniform(-0.012, 0.012))))
+        scenes.append(_new_scene(t0, t1, rng))
         actions += _plan_actions(k, t0, t1, rng, deck, snap)
     if not actions:  # every video holds at least one action: put it in the longest shot
         k = int(np.argmax([s.t_end - s.t_start for s in scenes]))
@@ -176,3 +191,36 @@ def _plan_actions(k: int, t0: float, t1: float, rng: np.random.Generator, deck: 
         out.append(Action(deck.draw(), snap(t), snap(t + length), k, int(rng.integers(2**31)), zoom))
         t += length + MIN_BACKGROUND_S + rng.uniform(0.0, 2.0)
     return out
+
+
+def _cut_inside(p: VideoPlan, share: float, rng: np.random.Generator) -> VideoPlan:
+    """``p`` with a cut inside each of ``share`` of its actions (drawn per action): the shot the action
+    begins in is split there, and the part after the cut gets a new texture and camera path."""
+    fps = Fraction(p.fps_num, p.fps_den)
+    cuts = []
+    for a in p.actions:
+        if rng.random() >= share:
+            continue
+        lo, hi = (math.ceil(float(t * fps) - 1e-9) for t in (a.t_start, a.t_end))   # frames of the action
+        k = int(round(lo + rng.uniform(*CUT_INSIDE_AT) * (hi - lo)))
+        if lo < k < hi:                                        # strictly inside, on the frame grid
+            cuts.append(float(Fraction(k) / fps))
+    if not cuts:
+        return p
+    scenes: list[Scene] = []
+    for s in p.scenes:
+        t0 = s.t_start
+        for c in sorted(c for c in cuts if s.t_start < c < s.t_end):
+            scenes.append(replace(s, t_start=t0, t_end=c) if t0 == s.t_start else _new_scene(t0, c, rng))
+            t0 = c
+        scenes.append(replace(s, t_start=t0) if t0 == s.t_start else _new_scene(t0, s.t_end, rng))
+    actions = tuple(replace(a, scene=max(i for i, s in enumerate(scenes) if s.t_start <= a.t_start))
+                    for a in p.actions)
+    return replace(p, scenes=tuple(scenes), actions=actions)
+
+
+def _new_scene(t0: float, t1: float, rng: np.random.Generator) -> Scene:
+    """A shot from ``t0`` to ``t1`` (s): a new texture, camera drift and zoom."""
+    angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(1.0, 4.0)
+    return Scene(t0, t1, int(rng.integers(2**31)), (speed * math.cos(angle), speed * math.sin(angle)),
+                 float(rng.uniform(-0.012, 0.012)))

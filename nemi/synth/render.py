@@ -2,7 +2,8 @@
 
 Each shot is a procedural texture (colour gradient + multi-scale noise + random
 shapes) on a canvas larger than the frame, seen through a camera that drifts and
-zooms slowly; a cut switches to another texture. Most actions are filmed in a
+zooms slowly; a cut switches to another texture (a cut inside an action changes only the
+background: the object goes on as it was). Most actions are filmed in a
 close-up (the camera switches to a narrower view while they last). An action is a coloured object
 whose shape, colour and motion depend on its class (see ``_draw_object``), present
 from its start to its end. Every frame gets Gaussian sensor noise. Frames are
