@@ -54,7 +54,9 @@ def test_tem_train_proposals_evaluation(rtd_run):
         assert h5.attrs["kind"] == "tem" and len(h5) == 4 and h5[sorted(h5)[0]]["start"].ndim == 1
     run = out / "train" / "rtd" / "seed0"
     rows = pd.read_csv(run / "epochs.csv")
-    assert list(rows["stage"]) == ["stage1", "stage1", "stage2", "stage3"] and "val_AR@100" in rows
+    # Epoch 0 (the held-out scores before any step) opens the curve.
+    assert list(rows["stage"]) == ["stage1", "stage1", "stage1", "stage2", "stage3"] and "val_AR@100" in rows
+    assert rows["epoch"].tolist() == [0, 1, 2, 3, 4]
     record = json.loads((run / "run.json").read_text())
     assert record["n_holdout_videos"] == 1 and record["select"] == "best" and record["config"]["train"]["seed"] == 0
     props = pd.read_csv(out / "proposals" / "rtd" / "seed0.csv")
