@@ -24,7 +24,8 @@ from nemi.io.provenance import git_state, provenance, sha256_file
 from nemi.labels.pseudo_labels import make_pseudo_labels
 from nemi.params import build
 from nemi.proposals import ProposalParams
-from nemi.proposals.run import proposals, write_proposals
+from nemi.io.tables import write_proposals
+from nemi.proposals.run import proposals
 from nemi.fit.params import TrainParams
 from nemi.train.data import TrainingVideos
 from nemi.train.run import train

@@ -13,7 +13,8 @@ import torch
 from nemi.model import ModelParams, build_model, save_model
 from nemi.params import build
 from nemi.proposals import ProposalParams
-from nemi.proposals.run import merge_windows, proposals, write_proposals
+from nemi.io.tables import write_proposals
+from nemi.proposals.run import merge_windows, proposals
 from nemi.windows import WindowParams, build_windows, collate
 from tests.test_report import world  # noqa: F401 (a saved model, feature shards, boundary scores, a manifest)
 from tests.train_data import TINY_MODEL, synthetic

@@ -47,6 +47,9 @@ def test_windows_of_a_hand_worked_video():
     # Uniform scores: the scales in their listed order, then start; a stride of a quarter.
     seg, score, _ = video_windows(8.0, _p(scales_s=[8, 4], stride_fraction=0.25, score="uniform"))
     assert seg.tolist() == [[0, 8], [0, 4], [1, 5], [2, 6], [3, 7], [4, 8]] and set(score) == {1.0}
+    # A stride in seconds, the same at every scale (stride_s overrides stride_fraction).
+    seg, _, _ = video_windows(7.0, _p(scales_s=[4, 2], stride_s=1.5, score="uniform"))
+    assert seg.tolist() == [[0, 4], [1.5, 5.5], [3, 7], [0, 2], [1.5, 3.5], [3, 5], [4.5, 6.5], [5, 7]]
     table, info = sliding_windows({"b": 11.0, "a": 10.0}, _p(), top_n=3)
     assert table["video_id"].tolist() == ["a"] * 3 + ["b"] * 3 and info["n_cut_by_top_n"] == 5
     assert table[table.video_id == "b"][["t_start", "t_end"]].values.tolist() == [[0, 11], [0, 4], [2, 6]]
@@ -84,6 +87,8 @@ def test_a_scale_longer_than_the_video_is_clipped_and_counted(tmp_path, caplog):
     ({"scales_s": [2, 2]}, r"experiments\.sw\.sliding_window\.scales_s: \[2\.0\] listed more than once"),
     ({"scales_s": [2], "stride_fraction": -0.5}, r"experiments\.sw\.sliding_window\.stride_fraction: .*not -0\.5"),
     ({"scales_s": [2], "stride_fraction": 0}, r"experiments\.sw\.sliding_window\.stride_fraction: .*not 0"),
+    ({"scales_s": [2], "stride_s": -1.0}, r"experiments\.sw\.sliding_window\.stride_s: .*> 0 .*not -1\.0"),
+    ({"scales_s": [2], "stride_s": 0}, r"experiments\.sw\.sliding_window\.stride_s: .*not 0"),
 ])
 def test_bad_windows_are_refused_naming_the_key(windows, message):
     cfg = _cfg(experiments={"sw": {**SW, "sliding_window": windows}})
@@ -122,7 +127,8 @@ def test_the_floor_is_one_untrained_run_in_the_index():
     assert experiment(cfg, "sw")["seeds"] == [0]
     e = index(cfg, "tiny", lambda n: effective_config(cfg, n))["experiments"]["sw"]
     assert e["method"] == "sliding_window" and e["pretraining"] is None
-    assert e["sliding_window"] == {"scales_s": (4.0, 16.0), "stride_fraction": 0.5, "score": "longer_first"}
+    assert e["sliding_window"] == {"scales_s": (4.0, 16.0), "stride_fraction": 0.5, "stride_s": None,
+                                   "score": "longer_first"}
     assert [(r["seed"], r["run"], r["epochs"], r["model"]) for r in e["runs"]] == [(0, None, None, None)]
     assert e["runs"][0]["proposals_csv"] == "results/tiny/proposals/sw/seed0.csv"
 

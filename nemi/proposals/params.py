@@ -34,6 +34,7 @@ class SlidingWindowParams:
 
     scales_s: tuple[float, ...]
     stride_fraction: float
+    stride_s: float | None
     score: str
 
     def __post_init__(self) -> None:
@@ -54,8 +55,12 @@ class SlidingWindowParams:
         if not 0 < self.stride_fraction <= 1:
             raise ValueError(f"stride_fraction: the stride is a fraction of each scale, 0 < f <= 1, "
                              f"not {self.stride_fraction}")
+        if self.stride_s is not None and not 0 < self.stride_s < float("inf"):
+            raise ValueError(f"stride_s: the stride in seconds must be > 0 (or null: stride_fraction), "
+                             f"not {self.stride_s}")
         if self.score not in SCORES:
             raise ValueError(f"score: one of {list(SCORES)}, not {self.score!r}")
 
-    def stride_s(self, scale_s: float) -> float:
-        return self.stride_fraction * scale_s
+    def stride_for(self, scale_s: float) -> float:
+        """Seconds between two windows of one scale: stride_s when given, else stride_fraction of the scale."""
+        return self.stride_s if self.stride_s is not None else self.stride_fraction * scale_s

@@ -21,7 +21,7 @@ from nemi import __version__
 from nemi.engine import evaluate
 from nemi.errors import NemiInputError
 from nemi.io.provenance import provenance, sha256_file
-from nemi.io.tables import PRED_COLUMNS, write_proposals  # noqa: F401 (write_proposals: its old home)
+from nemi.io.tables import PRED_COLUMNS
 from nemi.log import logger
 from nemi.model import load_checkpoint
 from nemi.model.postprocess import PostProcess

@@ -1,6 +1,7 @@
 """Multi-scale sliding windows: proposals from a method that learns nothing, the tables' floor.
 
-At each scale ``L`` (seconds), with stride ``s = stride_fraction * L``, a video of ``D`` seconds gets
+At each scale ``L`` (seconds), with stride ``s = stride_fraction * L`` (or ``stride_s`` seconds at every
+scale, when given), a video of ``D`` seconds gets
 the windows ``[k s, k s + L]`` for ``k = 0, 1, ...`` while ``k s + L < D``, then ``[D - L, D]``: the
 last window ends at the video's end. A scale longer than the video is clipped to it (one window
 ``[0, D]``) and counted. Windows with the same bounds are kept once. Worked example, ``D = 10``,
@@ -48,7 +49,7 @@ def video_windows(duration_s: float, params: SlidingWindowParams) -> tuple[np.nd
     segs, scores, rank, clipped = [], [], [], []
     top = max(params.scales_s)
     for i, scale in enumerate(params.scales_s):
-        w = scale_windows(duration_s, scale, params.stride_s(scale))
+        w = scale_windows(duration_s, scale, params.stride_for(scale))
         if scale > duration_s:
             clipped.append(scale)
         length = w[:, 1] - w[:, 0]

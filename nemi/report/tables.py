@@ -12,7 +12,8 @@ Snakemake workflow writes them)::
        "<name>": {"group": "table1" | "ablations", "label": "RTD-Net (from scratch)",
                   "ablation": null | "decomposition" | "query" | "contrastive" | "reassemble",
                   "method": "rtd" | "sliding_window",            # optional, rtd when absent
-                  "sliding_window": null | {"scales_s": [1.0, 2.0], "stride_fraction": 0.5, "score": "longer_first"},
+                  "sliding_window": null | {"scales_s": [1.0, 2.0], "stride_fraction": 0.5, "stride_s": null,
+                                            "score": "longer_first"},
                   "pretraining": null | {"name": "demo_hog", "dataset": "demo", "labels": "hog",
                                          "query_strategy": "localisation", "contrastive": true,
                                          "reassemble": "insert", "transductive": false,
