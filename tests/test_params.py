@@ -120,7 +120,7 @@ def test_dataset_overrides_are_merged_and_validated():
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     eff = datasets.effective_config(cfg, "demo")
     assert eff["decode"]["fps"] == 15 and eff["decode"]["codec"] == "jpeg"  # override + top-level
-    assert eff["features"]["crop_px"] == 112 and eff["features"]["snippet_frames"] == 8
+    assert eff["features"]["crop_px"] == 96 and eff["features"]["snippet_frames"] == 8
     cfg["datasets"]["demo"]["decode"]["fsp"] = 3
     with pytest.raises(NemiConfigError, match="datasets.demo.*decode.*fsp"):
         datasets.effective_config(cfg, "demo")
