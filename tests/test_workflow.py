@@ -162,7 +162,7 @@ def test_evaluate_and_detect_rules_on_perfect_predictions(tiny_run):
         assert set(scores["video_id"]) == set(gt["video_id"]) | set(scores["video_id"])
         assert scores["score"].between(0, 1).all()
         # The built-in classifier's run: its detections are the proposals labelled with each video's best
-        # class, and the rule's mAP is the library's on that file.
+        # class, and the rule's mAP is the library's on that file, against the test split.
         own_dets = pd.read_csv(tiny_run / "results/tiny/detections/own.csv")
         # A label of the video's highest class score (classes present in the same training videos tie).
         label_score = scores.set_index(["video_id", "label"])["score"]
@@ -172,7 +172,8 @@ def test_evaluate_and_detect_rules_on_perfect_predictions(tiny_run):
         pd.testing.assert_frame_equal(own_dets[key].sort_values(key).reset_index(drop=True),
                                       gt[key].sort_values(key).reset_index(drop=True), check_dtype=False)
         own = json.loads((tiny_run / "results/tiny/evaluation/own.json").read_text())
-        expected = evaluate_detections(gt, own_dets, "thumos14")
+        expected = evaluate_detections(gt, own_dets, "thumos14", split="test")
+        assert own["split"] == "test" and own["n_videos"] == gt.loc[gt["split"] == "test", "video_id"].nunique()
         assert own["average_mAP"] == pytest.approx(expected["average_mAP"], abs=1e-12)
         assert own["n_predictions"] == len(gt)
     finally:

@@ -12,7 +12,7 @@ from nemi.evaluation.api import evaluate_detections, evaluate_proposals
 from nemi.io.tables import read_ground_truth, read_predictions
 from nemi.evaluation.protocols import PROTOCOLS, Protocol, get_protocol
 
-VERSION = 2  # bump when the numbers a command writes change meaning
+VERSION = 3  # bump when the numbers a command writes change meaning
 
 __all__ = [
     "PROTOCOLS", "Protocol", "VERSION", "evaluate_detections", "evaluate_proposals", "get_protocol",

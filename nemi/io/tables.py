@@ -108,6 +108,26 @@ def read_ground_truth(path: str | os.PathLike, *, keep_ambiguous: bool = False) 
     return df[keep].reset_index(drop=True)
 
 
+def select_split(gt: pd.DataFrame, split: str | None, source: str | os.PathLike) -> pd.DataFrame:
+    """The ground-truth rows of ``split`` (None: every row).
+
+    A ground-truth CSV often holds every split (the adapters write one ``split`` column), and scoring
+    test predictions against the training split's segments too counts those as missed: the test split's
+    own ground truth given as predictions then scores far below 100 %.
+    """
+    if split is None:
+        return gt
+    if "split" not in gt.columns:
+        raise NemiInputError(f"{source}: no split column, so split {split!r} cannot be selected "
+                             f"(drop --split to score every row)")
+    values = gt["split"].astype(str).str.strip()
+    keep = (values == split).to_numpy()
+    if not keep.any():
+        found = ", ".join(repr(v) for v in sorted(set(values))) or "none"
+        raise NemiInputError(f"{source}: no ground-truth row of split {split!r}; its split column has {found}")
+    return gt[keep].reset_index(drop=True)
+
+
 def read_predictions(path: str | os.PathLike, *, require_label: bool = False) -> pd.DataFrame:
     """Prediction table: ``video_id, t_start, t_end, score`` (+ ``label``) and ``line``.
 
