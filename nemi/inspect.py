@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_json, load_torch
 
 _MAX_ATTR_CHARS = 100
 _MAX_INPUTS = 10  # input hashes listed; the rest are counted
@@ -186,25 +187,12 @@ def summarize_record(path: str | Path, doc: Mapping) -> str:
                                                      _recorded_inputs(doc))])
 
 
-def _load_torch(path: Path):
-    import torch
-
-    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5: RTD-Action's args Namespace
-    try:
-        if allow is None:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        with allow([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle, zip and weights_only errors all mean the same to a user
-        raise NemiInputError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") from None
-
-
 def summarize_torch(path: str | Path) -> str:
     """A nemi model file (``model.pt``, its ``train_record``), a training checkpoint (``checkpoint.pt``),
     a best-epoch model, RTD-Action's released checkpoint or a bare state dict."""
     import torch
 
-    obj = _load_torch(Path(path))
+    obj = load_torch(Path(path), "torch file")
     if not isinstance(obj, Mapping):
         return "\n".join([f"{path}: torch file holding a {type(obj).__name__}", *provenance_lines(None, None, None)])
     state = obj.get("model", obj)
@@ -247,10 +235,7 @@ def summarize(path: str | Path) -> str:
     if suffix in (".h5", ".hdf5"):
         return summarize_h5(path)
     if suffix == ".json":
-        try:
-            doc = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise NemiInputError(f"{path}: not JSON ({err})") from err
+        doc = load_json(path)
         if isinstance(doc, dict) and "videos" in doc and "kind" in doc and "schema_version" in doc:
             from nemi.io.pseudo_labels import validate
 

@@ -205,7 +205,7 @@ def test_boundary_file_round_trip(tmp_path):
 
 
 def test_bad_boundary_files(tmp_path):
-    with pytest.raises(NemiInputError, match="missing.h5: cannot open"):
+    with pytest.raises(NemiInputError, match="missing.h5: boundary-score file not found"):
         read_boundary(tmp_path / "missing.h5")
     junk = tmp_path / "junk.h5"
     junk.write_text("not hdf5")

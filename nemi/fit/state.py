@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_torch
 from nemi.io.atomic import atomic_output
 from nemi.model.params import ARCHITECTURE_FIELDS
 
@@ -56,10 +57,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unreadable file means the same to a user
-        raise NemiInputError(f"{path}: not a readable training checkpoint ({type(err).__name__}: {err})") from None
+    obj = load_torch(path, "training checkpoint")
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
         raise NemiInputError(f"{path}: not a nemi training checkpoint (format {found!r}, expected {FORMAT!r})")

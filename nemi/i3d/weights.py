@@ -22,6 +22,7 @@ import torch
 
 from nemi.errors import NemiInputError
 from nemi.i3d.network import InceptionI3d, build_i3d
+from nemi.io.artifacts import load_torch
 from nemi.io.provenance import sha256_file
 
 
@@ -36,10 +37,7 @@ def read_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     path = Path(path)
     if not path.is_file():
         raise NemiInputError(f"{path}: I3D weights file not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for damaged or foreign files
-        raise NemiInputError(f"{path}: not a readable torch weights file ({type(err).__name__}: {err})") from err
+    obj = load_torch(path, "torch weights file")
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         meta = {k: v for k, v in obj.items() if k != "state_dict"}
         state = obj["state_dict"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from nemi.errors import NemiInputError
 from nemi.io.atomic import atomic_output
+from nemi.io.h5 import open_h5
 from nemi.io.provenance import provenance
 from nemi.io.timebase import Timebase
 
@@ -62,11 +63,7 @@ def write_boundary(path: str | os.PathLike, kind: str, scores: Mapping[str, Boun
 
 def read_boundary(path: str | os.PathLike) -> tuple[dict, dict[str, BoundaryScores]]:
     """(root attributes, {video_id: scores}); a file that is not a complete boundary-score file raises."""
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as err:
-        raise NemiInputError(f"{path}: cannot open boundary-score file ({err})") from err
-    with h5:
+    with open_h5(path, "boundary-score file") as h5:
         root = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
         if root.get("format") != FORMAT:
             raise NemiInputError(f"{path}: not a boundary-score file (format attribute is {root.get('format')!r})")

@@ -8,13 +8,15 @@ from pathlib import Path
 import h5py
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import damaged
 
 
 def open_h5(path: str | os.PathLike, what: str = "HDF5 file") -> h5py.File:
-    """``h5py.File(path, "r")``, or a NemiInputError naming ``path`` and ``what`` it should have been."""
+    """``h5py.File(path, "r")``, or a NemiInputError naming ``path``, ``what`` it should have been and how to
+    rebuild it."""
     if not Path(path).is_file():
         raise NemiInputError(f"{path}: {what} not found")
     try:
         return h5py.File(path, "r")
-    except OSError as err:
-        raise NemiInputError(f"{path}: cannot open {what} ({err})") from err
+    except OSError as err:  # truncated, or not HDF5 at all
+        raise damaged(path, f"cannot open {what}", err) from None

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_json
 from nemi.io.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
@@ -36,12 +36,7 @@ def validate(doc: dict, path: str | os.PathLike = "<pseudo labels>") -> None:
 
 
 def read_pseudo_labels(path: str | os.PathLike) -> dict:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise NemiInputError(f"{path}: pseudo-label file not found") from err
-    except json.JSONDecodeError as err:
-        raise NemiInputError(f"{path}: not JSON ({err})") from err
+    doc = load_json(path, "pseudo-label file")
     validate(doc, path)
     return doc
 

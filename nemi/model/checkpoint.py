@@ -8,8 +8,6 @@ just that class.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +18,7 @@ from typing import Any
 import torch
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_torch
 from nemi.io.atomic import atomic_output
 from nemi.model.builder import build_model
 from nemi.model.params import ModelParams
@@ -36,21 +35,12 @@ def save_model(path: str | os.PathLike, model: RTDNet, params: ModelParams, **ex
         torch.save({MODEL_KEY: model.state_dict(), PARAMS_KEY: params.to_dict(), **extra}, tmp)
 
 
-def _torch_load(path: Path) -> Any:
-    allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
-    with allow([argparse.Namespace]) if allow else contextlib.nullcontext():
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], ModelParams | None]:
     """The state dict and, for nemi checkpoints, the ModelParams it was made with."""
     path = Path(path)
     if not path.is_file():
         raise NemiInputError(f"{path}: checkpoint not found")
-    try:
-        obj = _torch_load(path)
-    except Exception as err:  # pickle, zip and weights_only errors all mean the same to a user
-        raise NemiInputError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {err})") from None
+    obj = load_torch(path, "torch checkpoint")
     if isinstance(obj, Mapping) and MODEL_KEY in obj:
         state, raw_params = obj[MODEL_KEY], obj.get(PARAMS_KEY)
     elif isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -20,6 +20,7 @@ import torch
 from nemi import __version__
 from nemi.engine import evaluate
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_torch
 from nemi.io.provenance import provenance, sha256_file
 from nemi.io.tables import PRED_COLUMNS
 from nemi.log import logger
@@ -52,7 +53,7 @@ def merge_windows(table: pd.DataFrame, params: ProposalParams) -> pd.DataFrame:
 
 
 def _checkpoint_extras(path: str | os.PathLike) -> dict[str, Any]:
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch(path, "model file")
     return obj if isinstance(obj, Mapping) else {}
 
 

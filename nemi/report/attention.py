@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import load_torch
 from nemi.io.boundary import read_start_end
 from nemi.io.features import FeatureShardReader, read_video_features
 from nemi.io.manifest import read_manifest
@@ -61,9 +62,7 @@ def _shard_of(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
 
 def model_windows(path: str | os.PathLike) -> WindowParams:
     """The window grid a nemi model file records, else the schema's training grid (released checkpoints)."""
-    import torch
-
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch(path, "model file")
     return recorded_window_params(obj.get("windows") if isinstance(obj, Mapping) else None)
 
 

@@ -53,7 +53,6 @@ Tables (every metric in percent, rounded to 2 decimals, so the columns are named
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -64,6 +63,7 @@ import pandas as pd
 
 from nemi.errors import NemiInputError
 from nemi.evaluation.protocols import PROTOCOLS
+from nemi.io.artifacts import read_json
 
 GROUPS = ("table1", "ablations")
 ABLATIONS = ("decomposition", "query", "contrastive", "reassemble")
@@ -78,19 +78,6 @@ RUN_KEYS = ("seed", "run", "epochs", "proposals_csv", "tal", "tad")
 METHODS = ("rtd", "sliding_window")
 UNTRAINED_RULE = "none (no training)"
 DECIMALS = 2
-
-
-def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise NemiInputError(f"{p}: {what} not found")
-    try:
-        doc = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise NemiInputError(f"{p}: {what} is not JSON ({err})") from None
-    if not isinstance(doc, dict):
-        raise NemiInputError(f"{p}: {what} must be a JSON object, not {type(doc).__name__}")
-    return doc
 
 
 def _need(cond: bool, path: str | os.PathLike, where: str, problem: str) -> None:
