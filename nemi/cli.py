@@ -32,6 +32,7 @@ STAGE_MODULES = (
     "nemi.report.cli",
     "nemi.inspect",
     "nemi.plot",
+    "nemi.clean",
 )
 
 

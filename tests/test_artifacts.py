@@ -108,3 +108,46 @@ def test_every_rule_a_hint_names_exists(repo_dir):
     defined = set(re.findall(r"^rule (\w+):", text, flags=re.M))
     named = {r for _, rules in _RULES for r in rules.split()} | {"i3d_weights"}
     assert named <= defined, named - defined
+
+
+def _run_folder(out, name, mtime, files=("checkpoint.pt", "best_stage1.pt", "epochs.csv")):
+    d = out / "runs" / name
+    d.mkdir(parents=True)
+    for f in files:
+        (d / f).write_bytes(b"x" * 1000)
+        os.utime(d / f, (mtime, mtime))
+    return d
+
+
+def test_clean_runs_lists_superseded_run_folders_and_removes_them_with_yes(tmp_path, capsys):
+    """README: superseded runs/<hash>/ folders (25 MB each for the demo) are listed by `nemi clean --runs`."""
+    seed = tmp_path / "results" / "demo" / "train" / "rtd" / "seed0"
+    seed.mkdir(parents=True)
+    (seed / "run.json").write_text(json.dumps({"config_hash": "c" * 16}))
+    finished = (seed / "run.json").stat().st_mtime
+    old = _run_folder(seed, "a" * 16, finished - 100)
+    current = _run_folder(seed, "c" * 16, finished - 10)
+    newer = _run_folder(seed, "b" * 16, finished + 100)  # a newer config's killed run: resumed next time
+    odd = _run_folder(seed, "d" * 16, finished - 100, files=("checkpoint.pt", "notes.txt"))
+    pre = tmp_path / "results" / "demo" / "pretrain" / "nemi"
+    pre.mkdir(parents=True)
+    (pre / "run.json").write_text(json.dumps({"config_hash": "e" * 16}))
+    pre_old = _run_folder(pre, "f" * 16, (pre / "run.json").stat().st_mtime - 100)
+    unfinished = tmp_path / "results" / "demo" / "train" / "rtd" / "seed1"
+    in_progress = _run_folder(unfinished, "9" * 16, finished - 100)  # no run.json: nothing finished there
+
+    assert main(["clean", "--runs", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    for d in (old, odd, pre_old):
+        assert str(d) in out
+    for d in (current, newer, in_progress):
+        assert str(d) not in out
+    assert "notes.txt" in out and "2 folder(s), 0.0 MB; dry run, nothing removed" in out
+    assert all(d.is_dir() for d in (old, odd, pre_old, current, newer, in_progress))
+
+    assert main(["clean", "--runs", "--delete", str(tmp_path / "results")]) == 0
+    assert "removed 2 folder(s)" in capsys.readouterr().out
+    assert not old.exists() and not pre_old.exists()
+    assert all(d.is_dir() for d in (odd, current, newer, in_progress))
+    assert main(["clean", "--runs", "--yes", str(tmp_path / "results" / "demo" / "pretrain")]) == 0
+    assert "no superseded run folder" in capsys.readouterr().out
