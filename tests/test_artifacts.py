@@ -151,3 +151,17 @@ def test_clean_runs_lists_superseded_run_folders_and_removes_them_with_yes(tmp_p
     assert all(d.is_dir() for d in (odd, current, newer, in_progress))
     assert main(["clean", "--runs", "--yes", str(tmp_path / "results" / "demo" / "pretrain")]) == 0
     assert "no superseded run folder" in capsys.readouterr().out
+
+
+def test_empty_video_id_is_reported_as_empty_not_nan(tmp_path):
+    from nemi.io.annotations import read_thumos14_annotation_csv
+    from nemi.io.manifest import read_manifest
+
+    manifest = tmp_path / "videos.csv"
+    manifest.write_text("video_id,path,split\nv1,a.mp4,train\n,b.mp4,test\n")
+    with pytest.raises(NemiInputError, match=re.escape(f"{manifest}: row 3: video_id is empty")):
+        read_manifest(manifest)
+    ann = tmp_path / "test_Annotation.csv"
+    ann.write_text("video,type,start,end\nvideo_test_0000004,Diving,1,2\n,Diving,3,4\n")
+    with pytest.raises(NemiInputError, match=re.escape(f"{ann}: line 3: video is empty")):
+        read_thumos14_annotation_csv(ann)

@@ -33,7 +33,10 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise NemiInputError(f"{path}: manifest lacks column(s) {missing}; needs {list(REQUIRED_COLUMNS)}")
     for row, vid in enumerate(df["video_id"], start=2):
-        if not isinstance(vid, str) or not _VIDEO_ID.match(vid):
+        # pandas reads an empty field as NaN, which would be reported as the id "nan".
+        if not isinstance(vid, str) or not vid.strip():
+            raise NemiInputError(f"{path}: row {row}: video_id is empty")
+        if not _VIDEO_ID.match(vid):
             raise NemiInputError(f"{path}: row {row}: video_id {vid!r} must be letters, digits, _ . + - only")
     for col in ("path", "split"):
         for row, value in enumerate(df[col], start=2):

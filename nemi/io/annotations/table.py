@@ -30,6 +30,12 @@ def make_table(rows: dict[str, list] | pd.DataFrame, source: str | os.PathLike) 
         if col not in df.columns:
             df[col] = np.nan if col in ("fps", "duration") else ""
     df = df[COLUMNS].copy()
+    # pandas reads an empty field as NaN, and str(NaN) would make it the video "nan".
+    empty = (df["video_id"].isna() | (df["video_id"].astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        where = f"line {int(lines.iat[i])}: " if lines is not None else ""
+        raise NemiInputError(f"{source}: {where}video_id is empty ({int(empty.sum())} row(s))")
     for col in ("video_id", "label", "split"):
         df[col] = df[col].astype(str)
     for col in ("t_start", "t_end", "fps", "duration"):
@@ -108,4 +114,10 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise NemiInputError(f"{p}: line 1 (header): missing column(s) {missing}; found {list(df.columns)[:8]}")
+    # pandas reads an empty field as NaN: said here, before an id becomes "nan" or a reader trips on a float.
+    for col in required:
+        empty = (df[col].isna() | (df[col].astype(str).str.strip() == "")).to_numpy()
+        if empty.any():
+            lines = ", ".join(str(int(i) + 2) for i in np.flatnonzero(empty)[:5])
+            raise NemiInputError(f"{p}: line {lines}: {col} is empty")
     return df
