@@ -235,7 +235,7 @@ def summarize(path: str | Path) -> str:
     if suffix in (".h5", ".hdf5"):
         return summarize_h5(path)
     if suffix == ".json":
-        doc = load_json(path)
+        doc = load_json(path, "file")
         if isinstance(doc, dict) and "videos" in doc and "kind" in doc and "schema_version" in doc:
             from nemi.io.pseudo_labels import validate
 

@@ -165,3 +165,16 @@ def test_empty_video_id_is_reported_as_empty_not_nan(tmp_path):
     ann.write_text("video,type,start,end\nvideo_test_0000004,Diving,1,2\n,Diving,3,4\n")
     with pytest.raises(NemiInputError, match=re.escape(f"{ann}: line 3: video is empty")):
         read_thumos14_annotation_csv(ann)
+
+
+def test_truncated_classifier_names_the_file_and_the_command(tmp_path):
+    """A truncated classify/model.npz raised zipfile's BadZipFile, a traceback."""
+    from nemi.detect.classifier import VideoClassifier
+
+    path = tmp_path / "results" / "demo" / "classify" / "model.npz"
+    path.parent.mkdir(parents=True)
+    VideoClassifier(("A", "B"), np.zeros(4), np.ones(4), np.zeros((4, 2)), np.zeros(2)).save(path)
+    _truncate(path)
+    with pytest.raises(NemiInputError, match=re.escape(f"{path}: not a nemi video classifier")) as err:
+        VideoClassifier.load(path)
+    assert f"`rm {path}`" in str(err.value) and "--forcerun classify --" in str(err.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nemi.errors import NemiInputError
+from nemi.io.artifacts import damaged
 from nemi.io.atomic import atomic_output
 from nemi.io.h5 import open_h5
 from nemi.io.features import STREAM_DIM
@@ -99,8 +101,8 @@ class VideoClassifier:
         try:
             with np.load(path, allow_pickle=False) as z:
                 return cls(tuple(str(c) for c in z["classes"]), z["mean"], z["scale"], z["weight"], z["bias"])
-        except (OSError, KeyError, ValueError) as err:
-            raise NemiInputError(f"{path}: not a nemi video classifier ({err})") from None
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:  # BadZipFile: truncated
+            raise damaged(path, "not a nemi video classifier", err) from None
 
 
 def train_video_classifier(x: np.ndarray, y: np.ndarray, classes: Sequence[str], *, l2: float,
