@@ -146,6 +146,10 @@ def test_a_pretraining_trains_a_term_beyond_the_papers_only_when_named():
         p = PretrainParams.from_dict({"extra_losses": ["completeness"], "train": train})
         weights = _stage_weights(p.fit_params({}), p.model_section({}))["main"]
         assert {k: w for k, w in weights.items() if not k[-1].isdigit()} == {**PAPER, **COMPLETENESS}
+    with pytest.raises(NemiConfigError, match=r"nemi_pretrain\.main\.trainable is all_but_completeness"):
+        frozen = {"nemi_pretrain": {"main": {"trainable": "all_but_completeness"}}}
+        PretrainParams.from_dict({"extra_losses": ["completeness"],
+                                  "train": {"schedule": "nemi_pretrain", "schedules": frozen}}).fit_params({})
     cfg = deep_merge(_read("config.yaml"), {"pretrainings": {"demo_hog": {"dataset": "demo",
                                                                            "train": {"schedule": "one_stage"}}}})
     with pytest.raises(NemiConfigError, match=r"pretrainings\.demo_hog: pretrain: .*trains completeness"):

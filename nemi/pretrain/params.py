@@ -81,7 +81,12 @@ class PretrainParams:
             losses = stage["model"].get("losses")
             if losses is None:
                 continue
-            self._check_objective(losses, f"train.schedules.{fitting.schedule}.{name}.model.losses")
+            where = f"train.schedules.{fitting.schedule}.{name}"
+            self._check_objective(losses, f"{where}.model.losses")
+            if "completeness" in self.extra_losses and stage["trainable"] == "all_but_completeness":
+                # The term would train the decoder to suit a frozen, randomly drawn head.
+                raise NemiConfigError(f"pretrain: extra_losses has completeness, but {where}.trainable is "
+                                      "all_but_completeness: the completeness head would stay frozen; use all")
             if stage["trainable"] in DECODER_STAGES:
                 stage["model"] = {**stage["model"], "losses": _with(losses, self.added_losses())}
         return fitting.replace(schedules=schedules)
