@@ -97,7 +97,9 @@ def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any
                                   "under datasets")
         section = pretrain_section(config, name, effective(entry["dataset"]))
         try:
-            PretrainParams.from_dict(section).fit_params(effective(entry["dataset"])["train"])
+            p = PretrainParams.from_dict(section)
+            p.fit_params(effective(entry["dataset"])["train"])
+            p.model_section(effective(entry["dataset"])["model"])
         except (NemiConfigError, ValueError) as err:
             raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
     for name in config.get("experiments") or {}:

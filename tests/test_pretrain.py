@@ -11,7 +11,7 @@ import torch
 
 from nemi.cli import main
 from nemi.errors import NemiInputError
-from nemi.fit.loop import load_matching
+from nemi.fit.loop import load_matching, seed_everything
 from nemi.io.manifest import read_splits
 from nemi.io.pseudo_labels import write_pseudo_labels
 from nemi.model import ModelParams, build_model, load_checkpoint
@@ -23,7 +23,7 @@ from nemi.train.run import train
 from nemi.windows import WindowParams, build_windows
 from tests.train_data import TB, TINY_MODEL, TINY_TRAIN, synthetic
 
-EPOCHS = {"schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}}}
+EPOCHS = {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {"epochs": 2}}}}
 # Windows of a whole video (30 steps of 0.8 s), so that each holds three or four activities.
 MODEL = {**TINY_MODEL, "window_steps": 30}
 TRAIN = {**TINY_TRAIN, "window_steps": 30, "train_stride": 10, "test_stride": 10}
@@ -69,6 +69,14 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
     assert len(rows) == 3 and (trained["train_loss_con"] > 0).all() and rows["val_AR@100"].notna().all()
     pre_model, pre_mp = load_checkpoint(tmp_path / "pre" / "model.pt")
     assert pre_mp.query_strategy == "activity_query" and hasattr(pre_model, "activity_query_proj")
+    # The paper's four terms and nothing else: the completeness head leaves pretraining as it was drawn.
+    assert record["objective"] == {"main": {"loss_ce": 1.0, "loss_bbox": 5.0, "loss_giou": 2.0, "loss_con": 1.0}}
+    assert record["config"]["pretrain"]["extra_losses"] == [] and "train_loss_iou" not in rows
+    seed_everything(0)
+    drawn = build_model(ModelParams.from_dict(p.model_section(MODEL))).state_dict()
+    head = [k for k in drawn if k.startswith(("iou_conv.", "iou_embed."))]
+    assert head and all(torch.equal(pre_model.state_dict()[k], drawn[k]) for k in head)
+    assert not torch.equal(pre_model.state_dict()["class_embed.weight"], drawn["class_embed.weight"])
 
     # Fine-tuning starts from every weight of matching name and shape; the query layer stays behind.
     tp = {**TRAIN, "holdout_share": 0.0}

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from nemi.model import ModelParams, build, build_criterion, weight_dict
-from nemi.model.contrastive import window_contrastive_loss
-from nemi.model.rtd import stack_activities
+from nemi.model import ModelParams, build, weight_dict
+from nemi.pretrain.data import collate_pretrain
 from nemi.reassemble import ReassembleParams, pool_activities, reassemble, steps_to_boxes
-from nemi.segments import se_to_cw
 
 TINY = {"input_dim": 16, "proj_dim": 8, "hidden_dim": 32, "encoder_hidden_dim": 24, "heads": 4, "ffn_dim": 64,
         "decoder_layers": 3, "num_queries": 8, "window_steps": 20}
@@ -103,92 +101,19 @@ def test_activity_query_changes_outputs_only_with_activity_features():
         act(feats, bnd, activity_features=acts, activity_mask=torch.ones(2, 4, dtype=torch.bool))
 
 
-def test_stack_activities_pads_and_truncates():
-    a, b = torch.rand(3, 4), torch.rand(1, 4)
-    out, valid = stack_activities([a, b, torch.zeros(0, 4)], num_queries=2)
-    assert out.shape == (3, 2, 4) and valid.tolist() == [[True, True], [True, False], [False, False]]
-    assert torch.equal(out[0], a[:2]) and torch.equal(out[1, 0], b[0]) and float(out[1:, 1:].abs().sum()) == 0
-
-
-def _outputs(batch: int, queries: int, dim: int, layers: int) -> dict:
-    g = torch.Generator().manual_seed(3)
-    one = lambda: {"pred_logits": torch.randn(batch, queries, 2, generator=g),  # noqa: E731
-                   "pred_boxes": torch.rand(batch, queries, 2, generator=g) * 0.5 + 0.1,
-                   "queries": torch.randn(batch, queries, dim, generator=g)}
-    out = one() | {"pred_iou": torch.rand(batch, queries, 1, generator=g)}
-    out["aux_outputs"] = [one() for _ in range(layers - 1)]
-    return out
-
-
-def _target(segments, pair) -> dict:
-    return {"boxes": se_to_cw(torch.tensor(segments, dtype=torch.float32)), "labels": torch.zeros(len(segments)),
-            "pair": torch.tensor(pair, dtype=torch.int64)}
-
-
-def _by_hand(out: dict, targets: list[dict], indices) -> tuple[torch.Tensor, int]:
-    terms, skipped = [], 0
-    for w, (t, (q_idx, t_idx)) in enumerate(zip(targets, indices)):
-        b, bp = t["pair"].tolist()
-        query = dict(zip(t_idx.tolist(), q_idx.tolist()))  # plain Hungarian: one query per target
-        if b < 0 or len(query) < 3 or b not in query or bp not in query:
-            skipped += 1
-            continue
-        rows = sorted(query)
-        q = out["queries"][w, [query[j] for j in rows]]
-        terms.append(window_contrastive_loss(q, rows.index(b), rows.index(bp), temperature=0.5))
-    return torch.stack(terms).mean(), skipped
-
-
-def test_criterion_contrastive_equals_the_loss_on_matched_queries():
-    p = tiny(losses=["labels", "boxes", "contrastive"], contrastive_temperature=0.5, contrastive_aux=True)
-    crit = build_criterion(p)
-    out = _outputs(4, 8, 32, 3)
-    targets = [
-        _target([[0.1, 0.3], [0.3, 0.5], [0.5, 0.6], [0.7, 0.9]], (1, 3)),
-        _target([[0.0, 0.2], [0.4, 0.5], [0.6, 0.8]], (2, 0)),
-        _target([[0.2, 0.4], [0.5, 0.7]], (0, 1)),   # no negative: skipped
-        _target([[0.1, 0.4], [0.5, 0.9]], (-1, -1)),  # no pair: skipped
-    ]
-    losses = crit(out, targets)
-    last = {k: v for k, v in out.items() if k != "aux_outputs"}
-    expected, skipped = _by_hand(out, targets, crit.matcher(last, targets))
-    torch.testing.assert_close(losses["loss_con"], expected)
-    assert float(losses["con_skipped"]) == skipped == 2
-    for i, aux in enumerate(out["aux_outputs"]):  # each layer with its own matching
-        expected_i, _ = _by_hand(aux, targets, crit.matcher(aux, targets))
-        torch.testing.assert_close(losses[f"loss_con_{i}"], expected_i)
-        assert f"con_skipped_{i}" in losses
-    assert not torch.allclose(losses["loss_con"], losses["loss_con_0"])
-    # without contrastive_aux only the last layer
-    no_aux = build_criterion(tiny(losses=["labels", "boxes", "contrastive"], contrastive_temperature=0.5))(
-        out, targets)
-    torch.testing.assert_close(no_aux["loss_con"], expected)
-    assert "loss_con_0" not in no_aux and "loss_bbox_0" in no_aux
-    # targets without "pair": every window skipped, loss zero
-    plain = build_criterion(p)(out, [{"boxes": t["boxes"]} for t in targets])
-    assert float(plain["loss_con"]) == 0 and float(plain["con_skipped"]) == 4
-
-
-def test_relaxed_matching_uses_each_targets_hungarian_query():
-    out = _outputs(2, 8, 32, 1)
-    targets = [_target([[0.1, 0.3], [0.3, 0.5], [0.5, 0.6], [0.7, 0.9]], (1, 3)),
-               _target([[0.0, 0.2], [0.4, 0.5], [0.6, 0.8]], (2, 0))]
-    relaxed = build_criterion(tiny(losses=["contrastive"], relaxed_matching=True, contrastive_temperature=0.5))
-    plain = build_criterion(tiny(losses=["contrastive"], contrastive_temperature=0.5))
-    last = {k: v for k, v in out.items() if k != "aux_outputs"}
-    extra = [len(q) - len(set(t.tolist())) for q, t in relaxed.matcher(last, targets)]
-    assert sum(extra) > 0  # the relaxed matching did add best-tIoU queries here
-    expected, _ = _by_hand(out, targets, plain.matcher(last, targets))
-    torch.testing.assert_close(relaxed(out, targets)["loss_con"], expected)
-
-
-def test_criterion_contrastive_bad_input():
-    crit = build_criterion(tiny(losses=["contrastive"]))
-    out = _outputs(1, 8, 32, 1)
-    with pytest.raises(ValueError, match="pair"):
-        crit(out, [_target([[0.1, 0.3], [0.3, 0.5], [0.5, 0.7]], (0, 5))])
-    with pytest.raises(ValueError, match="queries"):
-        crit({k: v for k, v in out.items() if k != "queries"}, [_target([[0.1, 0.3], [0.3, 0.5]], (0, 1))])
+def test_collate_pads_each_windows_pooled_activities():
+    """One slot per activity (the data source keeps a window's first num_queries), padded and masked per batch."""
+    def item(k: int) -> dict:
+        return {"video_id": "v", "start": 0, "features": np.zeros((5, 4), np.float32),
+                "boundary": np.ones((5, 2), np.float32), "mask": np.ones(5, bool),
+                "boxes": np.zeros((k, 2), np.float32),
+                "labels": np.zeros(k, np.int64), "segments": np.zeros((0, 2), np.float32),
+                "pair": np.array([-1, -1]), "activity_features": np.arange(k * 4, dtype=np.float32).reshape(k, 4) + 1}
+    batch = collate_pretrain([item(3), item(1), item(0)])
+    acts, valid = batch["model_inputs"]["activity_features"], batch["model_inputs"]["activity_mask"]
+    assert acts.shape == (3, 3, 4) and valid.tolist() == [[True] * 3, [True, False, False], [False] * 3]
+    assert torch.equal(acts[0], torch.arange(12.0).reshape(3, 4) + 1) and float(acts[1:, 1:].abs().sum()) == 0
+    assert [t["pair"].tolist() for t in batch["targets"]] == [[-1, -1]] * 3
 
 
 def test_tiny_pretraining_steps_with_reassembling_activity_queries_and_contrastive_loss():
@@ -215,14 +140,12 @@ def test_tiny_pretraining_steps_with_reassembling_activity_queries_and_contrasti
     for step in range(8):
         batch = [reassemble(it, rng, rp) for it in items]
         assert all(pair is not None for _, pair in batch)
-        feats = torch.from_numpy(np.stack([b["features"] for b, _ in batch]))
-        acts, valid = stack_activities([torch.from_numpy(pool_activities(b["features"], b["boxes"], w))
-                                        for b, _ in batch], p.num_queries)
-        targets = [{"boxes": torch.from_numpy(b["boxes"]), "pair": torch.tensor(pair)} for b, pair in batch]
-        out = model(feats, torch.from_numpy(np.stack([b["boundary"] for b, _ in batch])),
-                    torch.from_numpy(np.stack([b["mask"] for b, _ in batch])), activity_features=acts,
-                    activity_mask=valid)
-        losses = crit(out, targets)
+        # as nemi.pretrain.data.PretrainWindows gives them: the pair and the pooled activities
+        collated = collate_pretrain([
+            {**b, "pair": np.asarray(pair, np.int64),
+             "activity_features": pool_activities(b["features"], b["boxes"][:p.num_queries], w)} for b, pair in batch])
+        out = model(collated["features"], collated["boundary"], collated["mask"], **collated["model_inputs"])
+        losses = crit(out, collated["targets"])
         total = sum(losses[k] * v for k, v in crit.weight_dict.items() if k in losses)
         opt.zero_grad()
         total.backward()

@@ -21,7 +21,7 @@ RTD = {
               "holdout_share": 0.5,
               "schedules": {"rtd_three_stage": {"stage1": {"epochs": 2}, "stage2": {"epochs": 1},
                                                 "stage3": {"epochs": 1}}}},
-    "pretrain": {"train": {"schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}}}},
+    "pretrain": {"train": {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {"epochs": 2}}}}},
     "proposals": {"top_n": 50},
     "pretrainings": {"tiny_cnn": {"dataset": "tiny", "labels": "cnn"}},
     "experiments": {"rtd": {"dataset": "tiny", "seeds": [0]},
@@ -77,6 +77,7 @@ def test_pretraining_feeds_fine_tuning(rtd_run):
     pre = json.loads((out / "pretrain" / "tiny_cnn" / "run.json").read_text())
     assert pre["config"]["pretrain"]["labels"] == "cnn" and pre["config"]["model"]["classification"] == "bce"
     assert "contrastive" in pre["config"]["model"]["losses"]
+    assert pre["objective"] == {"main": {"loss_ce": 1.0, "loss_bbox": 5.0, "loss_giou": 2.0, "loss_con": 1.0}}
     tuned = json.loads((out / "train" / "nemi" / "seed0" / "run.json").read_text())
     init = tuned["initialised"]
     assert init["init"] == "results/tiny/pretrain/tiny_cnn/model.pt" and init["n_loaded"] > 0

@@ -197,7 +197,7 @@ def test_pretraining_honours_it(tmp_path):
                           "activities": [[0.1 * d, 0.3 * d], [0.5 * d, 0.8 * d]]} for v, (f, _, d) in feats.items()}}
     write_pseudo_labels(tmp_path / "hog.json", doc)
     acts, table = read_activities(tmp_path / "hog.json", "d")
-    params = PretrainParams.from_dict({"train": {"schedule": "one_stage", "schedules": {"one_stage": {"main": {
+    params = PretrainParams.from_dict({"train": {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {
         "epochs": 1}}}}, "crop_min_fraction": 0.5, "crop_max_fraction": 1.0})
     pretrain(feats, bnd, acts, table, sorted(feats), params, {**RESCALED, "holdout_share": 0.2}, TINY_MODEL,
              tmp_path / "pre")

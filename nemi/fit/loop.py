@@ -43,6 +43,7 @@ from nemi.io.provenance import provenance
 from nemi.io.tables import write_csv, write_json
 from nemi.log import logger
 from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
+from nemi.model.builder import objective
 from nemi.params import as_dict
 from nemi.windows import Indexed, WindowDataset, collate, collate_indexed
 
@@ -315,7 +316,10 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     selection = {s.name: ({"checkpoint": "best", **best[s.name]} if params.select == "best" and s.name in best
                           else {"checkpoint": "last", "epoch": None}) for s in stages}
     run = {"config": config, "config_hash": chash, "run_dir": str(run_dir), "select": params.select,
-           "selection": selection, "initialised": initialised, "n_train_windows": len(train_ds),
+           "selection": selection, "initialised": initialised,
+           # Each stage's trained terms and weights as the criterion applies them (the last decoder layer's).
+           "objective": {s.name: objective(s.model_params(config["model"])) for s in stages},
+           "n_train_windows": len(train_ds),
            "n_holdout_windows": len(holdout) if holdout is not None else 0, "processes": dist.world,
            "device": str(dist.device), "nemi_version": __version__, "version": version, **dict(record or {}),
            "provenance": provenance(stage)}

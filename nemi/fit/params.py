@@ -32,6 +32,22 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+def _check_losses(where: str, losses: Any) -> None:
+    """A stage's ``model.losses`` names only terms the criterion has: checked when the DAG is planned, not
+    when the stage's job starts (the model section's own losses are checked with the model section)."""
+    if losses is None:
+        return
+    from nemi.model.params import schema  # jsonschema only, no torch
+
+    known = schema()["properties"]["losses"]["items"]["enum"]
+    if not isinstance(losses, (list, tuple)):
+        raise NemiConfigError(f"{where}.model.losses must be a list of loss names, not {losses!r}")
+    unknown = [n for n in losses if n not in known]
+    if unknown:
+        raise NemiConfigError(f"{where}.model.losses: no loss {', '.join(map(repr, unknown))}; "
+                              f"known: {', '.join(known)}")
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -92,6 +108,9 @@ class TrainParams:
             raise ValueError(f"train.schedule: no schedule {self.schedule!r} under train.schedules "
                              f"(known: {', '.join(sorted(self.schedules))})")
         self.stages()  # every stage complete and valid, or an error naming it
+        for name, schedule in self.schedules.items():  # a loss misnamed in a schedule not run now is refused too
+            for stage, st in (schedule or {}).items():
+                _check_losses(f"train.schedules.{name}.{stage}", ((st or {}).get("model") or {}).get("losses"))
         self.windows()  # the window grid too, so a bad per-dataset value stops the DAG, not the job
 
     @classmethod

@@ -21,13 +21,18 @@ def build_model(p: ModelParams) -> RTDNet:
                   query_strategy=p.query_strategy)
 
 
-def weight_dict(p: ModelParams) -> dict[str, float]:
-    """Weights of the last layer's losses and, with aux_loss, ``<key>_<i>`` for earlier layer i."""
+def objective(p: ModelParams) -> dict[str, float]:
+    """The last decoder layer's weighted loss keys, ``{key: weight}``: what a stage trains (run.json records it)."""
     base = {"loss_ce": p.weight_ce, "loss_bbox": p.weight_bbox, "loss_giou": p.weight_giou, "loss_iou": p.weight_iou,
             "loss_con": p.weight_con}
-    weights = {k: base[k] for name in p.losses for k in WEIGHTED_KEYS.get(name, ())}
+    return {k: base[k] for name in p.losses for k in WEIGHTED_KEYS.get(name, ())}
+
+
+def weight_dict(p: ModelParams) -> dict[str, float]:
+    """Weights of the last layer's losses and, with aux_loss, ``<key>_<i>`` for earlier layer i."""
+    weights = objective(p)
     if p.aux_loss:
-        per_layer = {k: base[k] for name in aux_layer_losses(p.losses, p.contrastive_aux)
+        per_layer = {k: weights[k] for name in aux_layer_losses(p.losses, p.contrastive_aux)
                      for k in WEIGHTED_KEYS.get(name, ())}
         weights |= {f"{k}_{i}": w for i in range(p.decoder_layers - 1) for k, w in per_layer.items()}
     return weights

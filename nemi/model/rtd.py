@@ -15,8 +15,6 @@ after pretraining, and the layer is not carried over to the fine-tuned model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -101,7 +99,7 @@ class RTDNet(nn.Module):
                 an all-True mask this model is the released one.
             activity_features: only for ``query_strategy="activity_query"``, in pretraining: (B, K,
                 input_dim), K <= num_queries, each window's activities' mean features
-                (``nemi.reassemble.pool_activities``; ``stack_activities`` pads a batch). Query k < K
+                (``nemi.reassemble.pool_activities``; ``nemi.pretrain.data.collate_pretrain`` pads a batch). Query k < K
                 starts from ``activity_query_proj`` of activity k instead of DETR's zeros, and keeps its
                 learned position embedding; the other queries are unchanged. None: RTD-Net exactly, as
                 in fine-tuning and inference (the strategy's queries exist only in pretraining).
@@ -170,21 +168,3 @@ class RTDNet(nn.Module):
             initial = initial * activity_mask.unsqueeze(-1).to(initial.dtype)
         rest = initial.new_zeros(batch, self.num_queries - k, initial.shape[-1])
         return torch.cat([initial, rest], dim=1)
-
-
-def stack_activities(pooled: Sequence[Tensor], num_queries: int) -> tuple[Tensor, Tensor]:
-    """Per-window (K_i, F) pooled activities -> (B, K, F) zero-padded and its (B, K) validity mask.
-
-    K = max K_i; a window with more activities than queries keeps its first ``num_queries``.
-    """
-    if not pooled:
-        raise ValueError("no windows")
-    k = min(num_queries, max(len(p) for p in pooled))
-    ref = pooled[0]
-    out = ref.new_zeros(len(pooled), k, ref.shape[-1])
-    valid = torch.zeros(len(pooled), k, dtype=torch.bool, device=ref.device)
-    for i, p in enumerate(pooled):
-        n = min(k, len(p))
-        out[i, :n] = p[:n]
-        valid[i, :n] = True
-    return out, valid
