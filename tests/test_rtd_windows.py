@@ -9,7 +9,6 @@ the adapter and the train stage's reader, as a Thumos14 run builds them.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
