@@ -95,10 +95,26 @@ def synth_dir(name: str) -> str:
     return f"{RESULTS}/{name}/synth"
 
 
+def data_label(eff: Mapping[str, Any]) -> str | None:
+    """What a dataset's numbers are measured on, when it is not the dataset's own data (a rehearsal); else None."""
+    if eff["videos"]["source"] != "rehearsal":
+        return None
+    from nemi.features.rehearsal import LABEL
+
+    return LABEL
+
+
+def rehearsal_dir(name: str) -> str:
+    """Where ``nemi features rehearsal`` writes a rehearsal dataset (its .npy files, manifest, ground truth)."""
+    return f"{RESULTS}/{name}/features/rehearsal"
+
+
 def manifest_path(eff: Mapping[str, Any]) -> str:
-    """The dataset's manifest CSV: the generated one for ``source: synth``."""
+    """The dataset's manifest CSV: the generated one for ``source: synth`` and ``rehearsal``."""
     if eff["videos"]["source"] == "synth":
         return f"{synth_dir(eff['dataset'])}/videos.csv"
+    if eff["videos"]["source"] == "rehearsal":
+        return f"{rehearsal_dir(eff['dataset'])}/videos.csv"
     path = eff["videos"]["manifest"]
     if not path:
         raise NemiConfigError(f"config: datasets.{eff['dataset']}.videos.manifest must name a CSV "
@@ -110,6 +126,8 @@ def ground_truth_path(eff: Mapping[str, Any]) -> str | None:
     """The dataset's ground-truth CSV (video_id,t_start,t_end,label), or None."""
     if eff["videos"]["source"] == "synth":
         return f"{synth_dir(eff['dataset'])}/annotations/groundtruth.csv"
+    if eff["videos"]["source"] == "rehearsal":
+        return f"{rehearsal_dir(eff['dataset'])}/groundtruth.csv"
     return eff["videos"]["annotations"]
 
 
@@ -129,11 +147,30 @@ def _manifest_table(path: str, mtime: float) -> tuple[Video, ...]:
     return tuple(Video(v, s, p) for v, s, p in zip(df["video_id"], df["split"], df["path"]))
 
 
+@cache
+def _rehearsal_table(name: str, annotations: str, video_info: tuple[str, ...]) -> tuple[Video, ...]:
+    from nemi.errors import NemiInputError
+    from nemi.io.annotations.adapters import thumos14_tables
+
+    for f in video_info:
+        if not Path(f).is_file():
+            raise NemiConfigError(f"config: datasets.{name}.features.rehearsal.video_info: {f} not found "
+                                  "(TH14_video_info.json, then thumos14_test_groundtruth.csv)")
+    try:
+        m = thumos14_tables(annotations, list(video_info)).manifest
+    except NemiInputError as err:
+        raise NemiConfigError(f"config: datasets.{name}.features.rehearsal.annotations: {err}") from None
+    return tuple(Video(v, s, p) for v, s, p in zip(m["video_id"], m["split"], m["path"]))
+
+
 def video_table(eff: Mapping[str, Any]) -> tuple[Video, ...]:
     """Every video of the dataset, known when the DAG is built so that its shards are fixed before any job."""
     if eff["videos"]["source"] == "synth":
         s = eff["synth"]
         return _synth_table(eff["dataset"], s["n_videos"], s["seed"], s["test_fraction"])
+    if eff["videos"]["source"] == "rehearsal":
+        r = eff["features"]["rehearsal"]
+        return _rehearsal_table(eff["dataset"], r["annotations"], tuple(r["video_info"]))
     path = manifest_path(eff)
     if not Path(path).is_file():
         raise NemiConfigError(f"config: datasets.{eff['dataset']}.videos.manifest: {path} not found "
@@ -155,7 +192,7 @@ def _first(ids: list[str]) -> str:
 def needs_videos(eff: Mapping[str, Any]) -> bool:
     """Whether the dataset's jobs decode its videos: always when features are extracted; with imported
     features only for the HOG decomposition, which reads frames."""
-    if eff["videos"]["source"] == "synth":
+    if eff["videos"]["source"] in ("synth", "rehearsal"):
         return False
     return eff["features"]["source"] != "import" or "hog" in eff["labels"]["kinds"]
 
@@ -168,6 +205,13 @@ def check_inputs(eff: Mapping[str, Any], videos: tuple[Video, ...]) -> None:
     if eff["videos"]["source"] == "synth":
         return
     key = f"datasets.{eff['dataset']}"
+    if eff["videos"]["source"] == "rehearsal":
+        # Its features are written by a rule; there is no video, so no decomposition that reads frames.
+        if "hog" in eff["labels"]["kinds"]:
+            raise NemiConfigError(f"config key {key}.labels.kinds: hog reads decoded frames, and a rehearsal "
+                                  "dataset (videos.source: rehearsal) has no video; use [cnn]")
+        _check_splits(eff, videos, {v.video_id: ("missing", v.video_id) for v in videos}, key)
+        return
     files = {v.video_id: _file_id(v.path) for v in videos}  # one stat per video: ActivityNet has ~20k
     _check_splits(eff, videos, files, key)
     problems = []

@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from nemi.datasets import deep_merge
+from nemi.datasets import data_label, deep_merge
 from nemi.errors import NemiConfigError
 from nemi.params import as_dict, build, schema
 from nemi.proposals.params import SlidingWindowParams
@@ -189,7 +189,8 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
                              "runs": [{"seed": s, **run_paths(dataset, name, s, ev["tal_protocols"], is_trained(e))}
                                       for s in e["seeds"]]}
     m = eff["model"]
-    return {"dataset": dataset, "config_hash": config_hash({"dataset": eff, "experiments": experiments}),
+    return {"dataset": dataset, "data_label": data_label(eff),
+            "config_hash": config_hash({"dataset": eff, "experiments": experiments}),
             "tal_protocols": list(ev["tal_protocols"]), "tad_protocol": ev["tad_protocol"],
             "class_scores": class_scores_name(scores),
             "model_note": (f"RTD-Net with d {m['hidden_dim']}, {m['decoder_layers']} decoder layers, "

@@ -52,6 +52,14 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rehearsal(args: argparse.Namespace) -> int:
+    from nemi import params
+    from nemi.features.rehearsal import RehearsalParams, generate
+
+    generate(args.out, params.from_args(RehearsalParams, args), video_ids=args.videos)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("features", help="two-stream I3D snippet features (extract from frames, or import)")
     cmds = p.add_subparsers(dest="features_command", metavar="ACTION", required=True)
@@ -85,3 +93,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--shard-size", type=int, default=100, help="videos per shard, as videos.shard_size")
     i.add_argument("--out", required=True, help="feature shard (.h5) to write")
     i.set_defaults(func=_import)
+
+    r = cmds.add_parser("rehearsal", help="synthetic features on Thumos14's annotations, one .npy per video",
+                        description="Write the rehearsal dataset (nemi.features.rehearsal): one (T, 2048) float32 "
+                                    "<video>.npy per Thumos14 video at its true fps and frame count, the manifest "
+                                    "(videos.csv), the ground truth (groundtruth.csv) and rehearsal.json.")
+    r.add_argument("--out", required=True, help="folder to write (replaced whole when complete)")
+    r.add_argument("--videos", nargs="+", default=None, help="only these videos (default: all 413)")
+    from nemi.features.rehearsal import RehearsalParams
+
+    params.add_arguments(r, RehearsalParams)
+    r.set_defaults(func=_rehearsal)

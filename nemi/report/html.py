@@ -253,8 +253,10 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
     sha, dirty = git_state()
     created = created or _dt.datetime.now(_dt.timezone.utc)
     ds = index["dataset"]
+    rehearsal = index.get("data_label")
     header = pd.DataFrame([
-        ("dataset", ds), ("git commit", f"{sha}{' (uncommitted changes)' if dirty else ''}"),
+        ("dataset", f"{ds}: {rehearsal}" if rehearsal else ds),
+        ("git commit", f"{sha}{' (uncommitted changes)' if dirty else ''}"),
         ("config hash", index["config_hash"]), ("date (UTC)", created.isoformat(timespec="seconds")),
         ("model", index["model_note"]), ("nemi version", __version__),
         ("proposal protocols", ", ".join(index["tal_protocols"])), ("detection protocol", index["tad_protocol"]),
@@ -262,7 +264,8 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
     ], columns=["", "value"])
     keep = ["experiment", "label", "method", "pretraining", "n_seeds", "seeds", "checkpoint_rule",
             "proposals_per_video_mean"]
-    parts = [f"<h1>NEMI results: {_esc(ds)}</h1>", _table(header, "header"),
+    title = f"{ds}, {rehearsal}" if rehearsal else ds
+    parts = [f"<h1>NEMI results: {_esc(title)}</h1>", _table(header, "header"),
              "<p>Metrics are percent; ± is the sample standard deviation over seeds (0 with one seed).</p>",
              '<div class="verdict" id="verdict">' + "".join(
                  f"<p>{_esc(s)}</p>" for s in verdict(tal, tad, index["tal_protocols"], ds)) + "</div>",
@@ -270,7 +273,10 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
              *(f'<p class="flat" id="flat-{i}">{_esc(s)}</p>' for i, s in enumerate(flat_notes(tal))),
              "<h2>Table 1: detections (TAD)</h2>",
              _table(mean_pm_std(tad, keep + ["protocol", "class_scores", "n_videos"]), "tad-table")]
-    comparison = paper_comparison(tal, tad, index["tal_protocols"])
+    comparison = None if rehearsal else paper_comparison(tal, tad, index["tal_protocols"])
+    if rehearsal:
+        parts.append(f'<p id="no-paper">Measured on the {_esc(rehearsal)}: the paper\'s numbers are not set beside '
+                     "these, which are not comparable to them.</p>")
     if comparison is not None:
         df, n_paper = comparison
         which = "Table 1, Thumos14 test set" if n_paper == 3 else "Table 2, ActivityNet-1.3 validation set"

@@ -72,7 +72,7 @@ ABLATION_SWITCH = {"decomposition": "decomposition", "query": "query_strategy", 
                    "reassemble": "reassemble"}
 IDENTITY = ("experiment", "label", "method", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
             "contrastive", "reassemble", "transductive", "n_seeds", "seeds", "checkpoint_rule", "config_hash",
-            "run_config_hashes")
+            "run_config_hashes", "data")
 PRETRAIN_KEYS = ("name", "dataset", "labels", "query_strategy", "contrastive", "reassemble", "transductive")
 RUN_KEYS = ("seed", "run", "epochs", "proposals_csv", "tal", "tad")
 METHODS = ("rtd", "sliding_window")
@@ -201,6 +201,8 @@ def identity(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dic
         "n_seeds": len(exp["runs"]), "seeds": ";".join(str(r["seed"]) for r in exp["runs"]),
         "checkpoint_rule": " | ".join(dict.fromkeys(rules)), "config_hash": index["config_hash"],
         "run_config_hashes": ";".join(hashes),
+        # A rehearsal's rows say so in every table (index data_label); an index that predates the key is real data.
+        "data": index.get("data_label") or "the dataset's own",
     }
 
 

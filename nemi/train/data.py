@@ -2,7 +2,9 @@
 
 Features and boundary scores are read by ``nemi.io`` (once per run, into memory); here are the
 ground-truth CSV (``nemi.io.tables``) and the manifest's ``split`` column. Proposals are
-class-agnostic, so every segment gets label 0.
+class-agnostic, so every segment gets label 0, and Thumos14's Ambiguous spans are targets too: RTD-Action's
+loader keeps them (they are in its ``thumos14_anno_action.json``), and its window counts are only reached
+with them (tests/test_rtd_windows.py). Evaluation and held-out selection still drop them.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ Annotations = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def read_annotations(gt_path: str | os.PathLike) -> Annotations:
-    """video_id -> (segments (N, 2) seconds, labels (N,) zeros); zero-length segments left out with a warning."""
-    gt = read_ground_truth(gt_path)
+    """video_id -> (segments (N, 2) seconds, labels (N,) zeros), Ambiguous spans included; zero-length
+    segments left out with a warning."""
+    gt = read_ground_truth(gt_path, keep_ambiguous=True)
     out: Annotations = {}
     empty = 0
     for vid, g in gt.groupby("video_id", sort=True):

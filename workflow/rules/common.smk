@@ -25,6 +25,7 @@ import nemi.decode.shard as _decode
 import nemi.detect.classifier as _classifier
 import nemi.detect.fusion as _fusion
 import nemi.features.extract as _extract
+import nemi.features.rehearsal as _rehearsal
 
 # Stops the run before any job starts, naming the offending key; also fills defaults.
 # The schema lives in the package: it is also where every stage's defaults are written.
@@ -127,8 +128,13 @@ def is_synth(name):
     return DS(name)["videos"]["source"] == "synth"
 
 
+def is_rehearsal(name):
+    return DS(name)["videos"]["source"] == "rehearsal"
+
+
 def imports_features(name):
-    return DS(name)["features"]["source"] == "import"
+    # A rehearsal's features are written in a published layout by rule features_rehearsal, then imported.
+    return DS(name)["features"]["source"] == "import" or is_rehearsal(name)
 
 
 def i3d_sdist_arg():
@@ -204,8 +210,17 @@ def weights_input(key):
     return files
 
 
+def import_section(wildcards):
+    """features.import of a dataset; a rehearsal's is the layout its generator writes, in its own folder."""
+    if is_rehearsal(wildcards.dataset):
+        return {**_rehearsal.LAYOUT, "dir": _ds.rehearsal_dir(wildcards.dataset), "fps": 30}
+    return DS(wildcards.dataset)["features"]["import"]
+
+
 def import_dir(wildcards):
     """The directory of published features of an imported dataset; missing: one message naming the key."""
+    if is_rehearsal(wildcards.dataset):
+        return _ds.rehearsal_dir(wildcards.dataset)  # made by rule features_rehearsal
     d = DS(wildcards.dataset)["features"]["import"]["dir"]
     if not d or not Path(d).is_dir():
         raise WorkflowError(f"config key datasets.{wildcards.dataset}.features.import.dir: "

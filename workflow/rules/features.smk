@@ -44,7 +44,7 @@ rule features:
 rule features_import:
     input:
         # A generated dataset's manifest is made by rule synth; a given one is read when the DAG is built.
-        manifest=lambda wc: [manifest_path(wc.dataset)] if is_synth(wc.dataset) else [],
+        manifest=lambda wc: [manifest_path(wc.dataset)] if is_synth(wc.dataset) or is_rehearsal(wc.dataset) else [],
     output:
         f"{OUT}/features/{{shard}}.h5",
     log:
@@ -61,7 +61,7 @@ rule features_import:
         runtime=30,
     params:
         src=import_dir,
-        i=lambda wc: DS(wc.dataset)["features"]["import"],
+        i=import_section,
         manifest=lambda wc: manifest_path(wc.dataset),
         rows=shard_rows,
         shard_size=lambda wc: DS(wc.dataset)["videos"]["shard_size"],
@@ -72,3 +72,30 @@ rule features_import:
         " --offset-frames {params.i[offset_frames]} --fps {params.i[fps]}"
         " --manifest {params.manifest:q} --shard {wildcards.shard} --shard-size {params.shard_size}"
         " --out {output:q} 2> {log:q}"
+
+
+# videos.source rehearsal: Thumos14's real annotations with synthetic features (nemi.features.rehearsal), one
+# <video>.npy per video in the ActionFormer layout, with the manifest and ground truth; features_import reads them.
+rule features_rehearsal:
+    output:
+        manifest=f"{OUT}/features/rehearsal/videos.csv",
+        groundtruth=f"{OUT}/features/rehearsal/groundtruth.csv",
+        record=f"{OUT}/features/rehearsal/rehearsal.json",
+    log:
+        f"{LOGS}/features_rehearsal/features_rehearsal.log",
+    benchmark:
+        f"{BENCH}/features_rehearsal/features_rehearsal.tsv"
+    wildcard_constraints:
+        dataset=datasets_where(is_rehearsal),
+    conda:
+        "../../envs/nemi.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        out=lambda wc, output: os.path.dirname(output.manifest),
+        p=lambda wc: stage_params(DS(wc.dataset)["features"]["rehearsal"], _rehearsal.RehearsalParams,
+                                  _rehearsal.VERSION),
+    shell:
+        "nemi features rehearsal --out {params.out:q} --params {params.p:q} 2> {log:q}"
