@@ -21,7 +21,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from nemi.datasets import data_label, deep_merge
@@ -198,11 +199,37 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
             "experiments": experiments}
 
 
+def ablations_path(dataset: str) -> str:
+    """Figure 2's table of ``dataset`` (``nemi report tables --ablations``)."""
+    return f"results/{dataset}_ablations.csv"
+
+
 def outputs(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """The tables and the report of ``dataset``, when it has experiments (ablations: their own target)."""
+    """The tables and the report of ``dataset``, when it has experiments; its ablations too when
+    ``report.ablations`` is true (else they are a target of their own)."""
     if not of_dataset(config, dataset, "table1"):
         return []
-    return [f"results/{dataset}_tal.csv", f"results/{dataset}_tad.csv", f"results/{dataset}_report.html"]
+    out = [f"results/{dataset}_tal.csv", f"results/{dataset}_tad.csv", f"results/{dataset}_report.html"]
+    if (config.get("report") or {}).get("ablations") and of_dataset(config, dataset, "ablations"):
+        out.append(ablations_path(dataset))
+    return out
+
+
+def report_ablations(config: Mapping[str, Any], dataset: str, targets: Collection[str],
+                     exists: Callable[[str], bool]) -> list[str]:
+    """The ablations table the report of ``dataset`` takes as an input: none when it has no experiment of
+    group ablations; else the table when this run builds it (a target, or ``report.ablations``) or it is
+    already on disk. An input, not a flag chosen by the file's presence: Snakemake then orders the report
+    after the table and redraws Figure 2 whenever the table is rebuilt. ``targets``: the run's targets as
+    given (paths or rule names); ``exists``: whether a path is on disk."""
+    if not of_dataset(config, dataset, "ablations"):
+        return []
+    path = ablations_path(dataset)
+    # A target is compared as an absolute path: "./results/d_ablations.csv" names the same file.
+    if (os.path.abspath(path) in {os.path.abspath(t) for t in targets}
+            or path in outputs(config, dataset) or exists(path)):
+        return [path]
+    return []
 
 
 def class_scores(dataset_config: Mapping[str, Any], out: str) -> str:

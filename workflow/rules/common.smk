@@ -432,9 +432,3 @@ def report_run_files(name, with_ablations=False):
         if path:  # the pretraining's own learning curve is drawn too
             files.append(str(Path(path).with_name("epochs.csv")))
     return sorted(set(files))
-
-
-def report_ablations_flag(name):
-    """The report shows Figure 2 only once the ablations table exists (a target of its own)."""
-    path = f"results/{name}_ablations.csv"
-    return f"--ablations {path}" if os.path.exists(path) else ""
