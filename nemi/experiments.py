@@ -115,6 +115,18 @@ def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any
         if eff["evaluation"]["test_split"] == "train":
             raise NemiConfigError(f"config: datasets.{e['dataset']}.evaluation.test_split is train, the split "
                                   f"experiment {name} is trained on: evaluate on another split")
+        if is_trained(e) and eff["model"]["query_strategy"] != "localisation":
+            raise NemiConfigError(
+                f"config: {_model_key(config, e['dataset'], 'query_strategy')} is "
+                f"{eff['model']['query_strategy']}, the model experiment {name} fine-tunes: activity queries are "
+                "a pretraining switch (pretrainings.<name>.query_strategy); fine-tuning and inference use the "
+                "learned queries (localisation)")
+
+
+def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
+    """Where a dataset's model setting is written: its own entry, else the top-level model section."""
+    own = ((config.get("datasets") or {}).get(dataset) or {}).get("model") or {}
+    return f"datasets.{dataset}.model.{key}" if key in own else f"model.{key}"
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:

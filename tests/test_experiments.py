@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nemi.errors import NemiConfigError
-from nemi.experiments import check_dataset, index, report_ablations, runs
+from nemi.datasets import effective_config
+from nemi.experiments import check, check_dataset, index, report_ablations, runs
 from tests.test_train_workflow import RTD
 from tests.test_workflow import TINY, planned_jobs, snakemake, write_config
 
@@ -116,6 +117,29 @@ def test_report_ablations_reads_targets_as_paths_and_needs_ablation_experiments(
     no_ablations = _cfg()
     del no_ablations["experiments"]["c"]
     assert report_ablations(no_ablations, "tiny", [path], lambda p: True) == []
+
+
+def _check(cfg):
+    check(cfg, lambda n: effective_config(cfg, n))
+
+
+def test_activity_query_on_a_fine_tuning_model_is_refused_naming_the_key_and_the_experiment(tmp_path):
+    cfg = _cfg(model={**RTD["model"], "query_strategy": "activity_query"})
+    with pytest.raises(NemiConfigError, match=r"config: model\.query_strategy is activity_query, the model "
+                                              r"experiment rtd fine-tunes.*pretrainings\.<name>\.query_strategy"):
+        _check(cfg)
+    own = _cfg()
+    own["datasets"]["tiny"]["model"] = {"query_strategy": "activity_query"}
+    with pytest.raises(NemiConfigError, match=r"datasets\.tiny\.model\.query_strategy is activity_query"):
+        _check(own)
+    # As a pretraining's switch it is fine (the pretrainings' own section).
+    _check(_cfg(pretrainings={"tiny_cnn": {"dataset": "tiny", "labels": "cnn", "query_strategy": "activity_query"},
+                              "tiny_nocon": {"dataset": "tiny", "labels": "cnn", "contrastive": False}}))
+    # At planning: snakemake stops before any job.
+    _write(tmp_path, cfg)
+    res = snakemake(tmp_path, TARGET, "-n")
+    assert res.returncode != 0 and "model.query_strategy is activity_query, the model experiment rtd" in (
+        res.stdout + res.stderr)
 
 
 def test_evaluating_on_the_training_split_is_refused(tmp_path):
