@@ -66,7 +66,9 @@ def test_index_lists_every_run_and_its_pretraining():
     ({"experiments": {"x": {"dataset": "tiny", "pretraining": "nope"}}},
      "experiments.x.pretraining: no pretraining 'nope'"),
     ({"pretrainings": {"p": {"dataset": "nope"}}}, "pretrainings.p.dataset: no dataset 'nope'"),
-    ({"pretrainings": {"p": {"dataset": "tiny", "splits": ["train", "test"]}}}, "pretrainings.p:.*transductive"),
+    # Beside the pretrainings the experiments name: a name no entry has is refused first, config-wide.
+    ({"pretrainings": {**_cfg()["pretrainings"], "p": {"dataset": "tiny", "splits": ["train", "test"]}}},
+     "pretrainings.p:.*transductive"),
 ])
 def test_unknown_names_are_refused_before_any_job(tmp_path, changes, message):
     import re
