@@ -125,6 +125,7 @@ def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[
             check_pretraining(config, name, effective(entry["dataset"]))
     eff = effective(dataset)
     for name in named:
+        e = experiment(config, name)
         if eff["evaluation"]["test_split"] == "train":
             raise NemiConfigError(f"config: datasets.{dataset}.evaluation.test_split is train, the split "
                                   f"experiment {name} is trained on: evaluate on another split")
