@@ -11,6 +11,7 @@ for paths and parameters, so that one DAG holds several datasets.
 from __future__ import annotations
 
 import copy
+import difflib
 import logging
 import os
 import stat
@@ -23,7 +24,7 @@ from typing import Any
 import jsonschema
 
 from nemi.errors import NemiConfigError
-from nemi.params import schema
+from nemi.params import defaults, schema
 
 STAGE_SECTIONS = ("decode", "features", "changes", "labels", "evaluation", "detect",
                   "model", "tem", "train", "pretrain", "proposals")
@@ -82,6 +83,92 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
         if e.get("videos") is None:
             e["videos"] = eff["evaluation"]["videos"]
     return eff
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """The whole config against the schema, as written (before any merge): its first problem as one
+    NemiConfigError line naming the key, and for a key the schema does not know, the nearest known one.
+    (Snakemake's own ``validate`` prints the whole schema with the error: thousands of lines.)"""
+    validator = jsonschema.Draft202012Validator(schema())
+    # The shallowest problem first: a misspelt section says so, not what its misplaced keys break below it.
+    errors = sorted(validator.iter_errors(dict(config)),
+                    key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = errors[0]
+    where = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, Mapping):
+        known = sorted(err.schema.get("properties", {}))
+        unknown = sorted(k for k in err.instance if k not in known)
+        if unknown and known:
+            key = unknown[0]
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(known)})"
+            raise NemiConfigError(f"config: unknown key {((where + '.') if where else '') + key!r}{hint} "
+                                  f"({_SCHEMA_NOTE})")
+    message = err.message if len(err.message) <= 200 else err.message[:200] + " ..."
+    raise NemiConfigError(f"config: {where or '(top level)'}: {message} ({_SCHEMA_NOTE})")
+
+
+_SCHEMA_NOTE = "validated against nemi/schemas/config.schema.yaml"
+
+
+def raw_setting(config: Mapping[str, Any], name: str, section: str, key: str) -> Any:
+    """Dataset ``name``'s ``section.key`` as written (its entry, else the top-level section, else the schema's
+    default), without merging or validating the dataset: what the workflow's wildcard constraints read for
+    every dataset, so that a dataset no target reaches is never validated (nor refused)."""
+    entry = (config.get("datasets") or {}).get(name) or {}
+    for source in (entry.get(section), config.get(section) if section in STAGE_SECTIONS else None):
+        if isinstance(source, Mapping) and key in source:
+            return source[key]
+    return defaults(section).get(key)
+
+
+def step_frames(eff: Mapping[str, Any], train: Mapping[str, Any]) -> int | None:
+    """Frames of one RTD-Net step on the grid ``train`` (a train section) cuts the dataset's features into:
+    ``train.step_frames``, else one feature snippet; None where a step is a share of each video's length
+    (``train.rescale_steps``), which no config value fixes."""
+    if train.get("rescale_steps"):
+        return None
+    if train.get("step_frames"):
+        return int(train["step_frames"])
+    if eff["videos"]["source"] == "rehearsal":
+        from nemi.features.rehearsal import LAYOUT
+
+        return int(LAYOUT["stride_frames"])
+    if eff["features"]["source"] == "import":
+        return int(eff["features"]["import"]["stride_frames"])
+    return int(eff["features"]["snippet_frames"])
+
+
+def step_key(eff: Mapping[str, Any], train: Mapping[str, Any], train_key: str = "train") -> str:
+    """The config key :func:`step_frames` read, for messages."""
+    if train.get("step_frames"):
+        return f"{train_key}.step_frames"
+    if eff["videos"]["source"] == "rehearsal":
+        return f"{train_key}.step_frames (null: one rehearsal snippet)"
+    if eff["features"]["source"] == "import":
+        return f"{train_key}.step_frames (null: one snippet, features.import.stride_frames)"
+    return f"{train_key}.step_frames (null: one snippet, features.snippet_frames)"
+
+
+def check_rules(eff: Mapping[str, Any]) -> None:
+    """Rules between keys of a dataset's merged config that no one section can judge, refused while the DAG
+    is planned (before any job) naming both keys; what a pretraining changes is checked with it
+    (``nemi.experiments``)."""
+    key = f"config: datasets.{eff['dataset']}"
+    train, model = eff["train"], eff["model"]
+    model_steps = model.get("window_steps", defaults("model")["window_steps"])
+    if train["window_steps"] != model_steps:
+        # Today the boundary prior (tem) runs on train.window_steps first, and only train then fails.
+        raise NemiConfigError(f"{key}: train.window_steps ({train['window_steps']}) and model.window_steps "
+                              f"({model_steps}) must agree: the model's position table is one window long")
+    if model.get("query_strategy", "localisation") == "activity_query":
+        # The model section is also what fine-tuning and inference build: there the activity projection
+        # would be an untrained layer, and a pretraining takes its strategy from pretrain.query_strategy.
+        raise NemiConfigError(f"{key}: model.query_strategy is activity_query, which only a pretraining uses: "
+                              "set pretrain.query_strategy (or pretrainings.<name>.query_strategy) instead, "
+                              "and leave model.query_strategy localisation")
 
 
 @dataclass(frozen=True)

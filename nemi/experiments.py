@@ -21,7 +21,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from nemi.datasets import data_label, deep_merge
@@ -87,33 +88,91 @@ def pretrain_section(config: Mapping[str, Any], name: str, dataset_config: Mappi
 
 def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any]]) -> None:
     """Refuse, before any job, an experiment or pretraining that names an unknown dataset or pretraining,
-    or whose settings do not build; ``effective(name)`` is a dataset's merged config."""
-    from nemi.pretrain.params import PretrainParams
+    or whose settings do not build; ``effective(name)`` is a dataset's merged config. The workflow runs
+    :func:`check_names` on the whole config and :func:`check_settings` per dataset its targets reach."""
+    check_names(config)
+    for name in config.get("datasets") or {}:
+        check_settings(config, name, effective)
 
+
+def check_names(config: Mapping[str, Any]) -> None:
+    """What the config's experiments and pretrainings name exists, and each experiment's method fits its keys:
+    nothing here merges a dataset, so a dataset no target reaches is not judged under another's settings."""
     datasets = config.get("datasets") or {}
-    for name, entry in (config.get("pretrainings") or {}).items():
+    pretrainings = config.get("pretrainings") or {}
+    for name, entry in pretrainings.items():
         if entry["dataset"] not in datasets:
             raise NemiConfigError(f"config: pretrainings.{name}.dataset: no dataset {entry['dataset']!r} "
                                   "under datasets")
-        section = pretrain_section(config, name, effective(entry["dataset"]))
-        try:
-            p = PretrainParams.from_dict(section)
-            p.fit_params(effective(entry["dataset"])["train"])
-            p.model_section(effective(entry["dataset"])["model"])
-        except (NemiConfigError, ValueError) as err:
-            raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
     for name in config.get("experiments") or {}:
         e = experiment(config, name)
         if e["dataset"] not in datasets:
             raise NemiConfigError(f"config: experiments.{name}.dataset: no dataset {e['dataset']!r} under datasets")
-        if e["pretraining"] is not None and e["pretraining"] not in (config.get("pretrainings") or {}):
+        if e["pretraining"] is not None and e["pretraining"] not in pretrainings:
             raise NemiConfigError(f"config: experiments.{name}.pretraining: no pretraining {e['pretraining']!r} "
-                                  f"under pretrainings (known: {', '.join(sorted(config.get('pretrainings') or {}))})")
+                                  f"under pretrainings (known: {', '.join(sorted(pretrainings))})")
         _check_method(config, name, e)
-        eff = effective(e["dataset"])
+
+
+def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Mapping[str, Any]]) -> None:
+    """The settings of dataset ``dataset``'s pretrainings and experiments (and of the pretrainings they start
+    from, on whatever dataset), under its merged config ``effective(dataset)``; refused naming the keys."""
+    pretrainings = config.get("pretrainings") or {}
+    named = [n for n in (config.get("experiments") or {}) if experiment(config, n)["dataset"] == dataset]
+    used = {experiment(config, n)["pretraining"] for n in named}
+    for name, entry in pretrainings.items():  # in config order: the first one written is reported first
+        if entry["dataset"] == dataset or name in used:
+            check_pretraining(config, name, effective(entry["dataset"]))
+    eff = effective(dataset)
+    for name in named:
+        e = experiment(config, name)
         if eff["evaluation"]["test_split"] == "train":
-            raise NemiConfigError(f"config: datasets.{e['dataset']}.evaluation.test_split is train, the split "
+            raise NemiConfigError(f"config: datasets.{dataset}.evaluation.test_split is train, the split "
                                   f"experiment {name} is trained on: evaluate on another split")
+        if is_trained(e) and eff["model"]["query_strategy"] != "localisation":
+            raise NemiConfigError(
+                f"config: {_model_key(config, e['dataset'], 'query_strategy')} is "
+                f"{eff['model']['query_strategy']}, the model experiment {name} fine-tunes: activity queries are "
+                "a pretraining switch (pretrainings.<name>.query_strategy); fine-tuning and inference use the "
+                "learned queries (localisation)")
+
+
+def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
+    """Where a dataset's model setting is written: its own entry, else the top-level model section."""
+    own = ((config.get("datasets") or {}).get(dataset) or {}).get("model") or {}
+    return f"datasets.{dataset}.model.{key}" if key in own else f"model.{key}"
+
+
+def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any]) -> None:
+    """Pretraining ``name`` builds on its dataset's merged config, and its keys agree with each other: the
+    windows it trains on are as long as its model's position table, and a pseudo activity it learns from is
+    at least one step of its grid (a shorter one is no target a window of steps can hold: re-assembling
+    would stretch it to a whole step). Each refusal names both keys."""
+    from nemi.datasets import step_frames, step_key
+    from nemi.pretrain.params import PretrainParams
+
+    where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
+    section = pretrain_section(config, name, dataset_config)
+    try:
+        p = PretrainParams.from_dict(section)
+        fit = p.fit_params(dataset_config["train"])
+        model = p.model_section(dataset_config["model"])
+    except (NemiConfigError, ValueError) as err:
+        raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
+    # The keys as the user wrote them: the pretraining's own train overrides, else the dataset's.
+    train_key = "pretrain.train" if "window_steps" in p.train else "train"
+    if fit.window_steps != model["window_steps"]:
+        raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and model.window_steps "
+                              f"({model['window_steps']}) must agree: the model's position table is one window long")
+    grid = {"step_frames": fit.step_frames, "rescale_steps": fit.rescale_steps}
+    step = step_frames(dataset_config, grid)
+    shortest = (dataset_config["labels"].get(p.labels) or {}).get("min_activity_frames")
+    if step is not None and shortest is not None and shortest < step:
+        step_train = "pretrain.train" if "step_frames" in p.train else "train"
+        raise NemiConfigError(
+            f"{where}: labels.{p.labels}.min_activity_frames ({shortest}) is below one step of the pretraining's "
+            f"grid, {step_key(dataset_config, grid, step_train)} ({step} frames): a shorter pseudo activity is no "
+            f"target a window of steps can hold; raise labels.{p.labels}.min_activity_frames to {step} or more")
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:
@@ -198,11 +257,37 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
             "experiments": experiments}
 
 
+def ablations_path(dataset: str) -> str:
+    """Figure 2's table of ``dataset`` (``nemi report tables --ablations``)."""
+    return f"results/{dataset}_ablations.csv"
+
+
 def outputs(config: Mapping[str, Any], dataset: str) -> list[str]:
-    """The tables and the report of ``dataset``, when it has experiments (ablations: their own target)."""
+    """The tables and the report of ``dataset``, when it has experiments; its ablations too when
+    ``report.ablations`` is true (else they are a target of their own)."""
     if not of_dataset(config, dataset, "table1"):
         return []
-    return [f"results/{dataset}_tal.csv", f"results/{dataset}_tad.csv", f"results/{dataset}_report.html"]
+    out = [f"results/{dataset}_tal.csv", f"results/{dataset}_tad.csv", f"results/{dataset}_report.html"]
+    if (config.get("report") or {}).get("ablations") and of_dataset(config, dataset, "ablations"):
+        out.append(ablations_path(dataset))
+    return out
+
+
+def report_ablations(config: Mapping[str, Any], dataset: str, targets: Collection[str],
+                     exists: Callable[[str], bool]) -> list[str]:
+    """The ablations table the report of ``dataset`` takes as an input: none when it has no experiment of
+    group ablations; else the table when this run builds it (a target, or ``report.ablations``) or it is
+    already on disk. An input, not a flag chosen by the file's presence: Snakemake then orders the report
+    after the table and redraws Figure 2 whenever the table is rebuilt. ``targets``: the run's targets as
+    given (paths or rule names); ``exists``: whether a path is on disk."""
+    if not of_dataset(config, dataset, "ablations"):
+        return []
+    path = ablations_path(dataset)
+    # A target is compared as an absolute path: "./results/d_ablations.csv" names the same file.
+    if (os.path.abspath(path) in {os.path.abspath(t) for t in targets}
+            or path in outputs(config, dataset) or exists(path)):
+        return [path]
+    return []
 
 
 def class_scores(dataset_config: Mapping[str, Any], out: str) -> str:

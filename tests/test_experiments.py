@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from nemi.errors import NemiConfigError
-from nemi.experiments import check_dataset, index, runs
+from nemi.datasets import effective_config
+from nemi.experiments import check, check_dataset, index, report_ablations, runs
 from tests.test_train_workflow import RTD
 from tests.test_workflow import TINY, planned_jobs, snakemake, write_config
 
@@ -64,7 +66,9 @@ def test_index_lists_every_run_and_its_pretraining():
     ({"experiments": {"x": {"dataset": "tiny", "pretraining": "nope"}}},
      "experiments.x.pretraining: no pretraining 'nope'"),
     ({"pretrainings": {"p": {"dataset": "nope"}}}, "pretrainings.p.dataset: no dataset 'nope'"),
-    ({"pretrainings": {"p": {"dataset": "tiny", "splits": ["train", "test"]}}}, "pretrainings.p:.*transductive"),
+    # Beside the pretrainings the experiments name: a name no entry has is refused first, config-wide.
+    ({"pretrainings": {**_cfg()["pretrainings"], "p": {"dataset": "tiny", "splits": ["train", "test"]}}},
+     "pretrainings.p:.*transductive"),
 ])
 def test_unknown_names_are_refused_before_any_job(tmp_path, changes, message):
     import re
@@ -72,6 +76,72 @@ def test_unknown_names_are_refused_before_any_job(tmp_path, changes, message):
     _write(tmp_path, _cfg(**changes))
     res = snakemake(tmp_path, TARGET, "-n")
     assert res.returncode != 0 and re.search(message, res.stdout + res.stderr), (res.stdout + res.stderr)[-2000:]
+
+
+def _report_command(res) -> str:
+    """The `nemi report html` command a dry run with -p prints (one report job)."""
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "nemi report html" in ln]
+    assert res.returncode == 0 and len(lines) == 1, (res.stdout + res.stderr)[-3000:]
+    return lines[0]
+
+
+def test_the_report_takes_the_ablations_as_input_whenever_they_are_built(tmp_path):
+    """Figure 2 follows its data: the ablations table is an input of the report when the same run builds it
+    (a target, or report.ablations: true) or it is on disk, so the report waits for it and is redrawn
+    when it is rebuilt; otherwise the report is made without it (and says so, tests/test_report.py)."""
+    _write(tmp_path, _cfg())
+    both = snakemake(tmp_path, "results/tiny_ablations.csv", "results/tiny_report.html", "-n", "-p")
+    assert "--ablations results/tiny_ablations.csv" in _report_command(both)
+    alone = snakemake(tmp_path, "results/tiny_report.html", "-n", "-p")
+    assert "--ablations" not in _report_command(alone) and "report_ablations" not in planned_jobs(alone.stdout)
+
+    _write(tmp_path, _cfg(report={"ablations": True}))
+    default = snakemake(tmp_path, "-n", "-p")  # the default target now holds them
+    assert "--ablations results/tiny_ablations.csv" in _report_command(default)
+    assert planned_jobs(default.stdout)["report_ablations"] == 1
+
+    _write(tmp_path, _cfg())
+    (tmp_path / "results").mkdir(exist_ok=True)
+    (tmp_path / "results" / "tiny_ablations.csv").write_text("made by an earlier run\n")
+    there = snakemake(tmp_path, "results/tiny_report.html", "-n", "-p")
+    assert "--ablations results/tiny_ablations.csv" in _report_command(there)
+
+
+def test_report_ablations_reads_targets_as_paths_and_needs_ablation_experiments(tmp_path):
+    cfg, path = _cfg(), "results/tiny_ablations.csv"
+    never = lambda p: False  # noqa: E731
+    assert report_ablations(cfg, "tiny", [], never) == []
+    assert report_ablations(cfg, "tiny", ["all", "results/tiny_tad.csv"], never) == []
+    for target in (path, f"./{path}", str(Path.cwd() / path)):
+        assert report_ablations(cfg, "tiny", [target], never) == [path]
+    assert report_ablations(cfg, "tiny", [], lambda p: p == path) == [path]
+    assert report_ablations(_cfg(report={"ablations": True}), "tiny", [], never) == [path]
+    no_ablations = _cfg()
+    del no_ablations["experiments"]["c"]
+    assert report_ablations(no_ablations, "tiny", [path], lambda p: True) == []
+
+
+def _check(cfg):
+    check(cfg, lambda n: effective_config(cfg, n))
+
+
+def test_activity_query_on_a_fine_tuning_model_is_refused_naming_the_key_and_the_experiment(tmp_path):
+    cfg = _cfg(model={**RTD["model"], "query_strategy": "activity_query"})
+    with pytest.raises(NemiConfigError, match=r"config: model\.query_strategy is activity_query, the model "
+                                              r"experiment rtd fine-tunes.*pretrainings\.<name>\.query_strategy"):
+        _check(cfg)
+    own = _cfg()
+    own["datasets"]["tiny"]["model"] = {"query_strategy": "activity_query"}
+    with pytest.raises(NemiConfigError, match=r"datasets\.tiny\.model\.query_strategy is activity_query"):
+        _check(own)
+    # As a pretraining's switch it is fine (the pretrainings' own section).
+    _check(_cfg(pretrainings={"tiny_cnn": {"dataset": "tiny", "labels": "cnn", "query_strategy": "activity_query"},
+                              "tiny_nocon": {"dataset": "tiny", "labels": "cnn", "contrastive": False}}))
+    # At planning: snakemake stops before any job (the dataset's own rule, nemi.datasets.check_rules, is
+    # met first there; both refuse it).
+    _write(tmp_path, cfg)
+    res = snakemake(tmp_path, TARGET, "-n")
+    assert res.returncode != 0 and "model.query_strategy is activity_query" in res.stdout + res.stderr
 
 
 def test_evaluating_on_the_training_split_is_refused(tmp_path):

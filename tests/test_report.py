@@ -345,6 +345,28 @@ def test_html_without_the_data_half_says_what_is_missing(world):
     assert 'id="figure3c-missing"' in page and "needs --features, --boundary, --manifest and --ground-truth" in page
 
 
+def test_html_without_the_ablations_says_they_are_missing_and_how_to_build_them(world):
+    page = _html(world)  # the index has abl_cnn and abl_nocon, but no --ablations
+    assert 'id="ablations-missing"' in page and 'id="figure2-missing"' in page and "ablations-table" not in page
+    said = re.search(r'<p class="missing" id="ablations-missing">(.*?)</p>', page).group(1)
+    assert "abl_cnn, abl_nocon" in said and "snakemake results/demo_ablations.csv results/demo_report.html" in said
+    assert "report.ablations: true" in said
+
+
+def test_html_refuses_an_ablations_table_of_other_ablations(world, tmp_path, capsys):
+    """A table written before the config gained or lost an ablation is stale: refused, not drawn."""
+    _tables(world)
+    abl = read_table(world / "demo_ablations.csv", "ablation table")
+    stale = tmp_path / "demo_ablations.csv"
+    abl[abl["experiment"] != "abl_nocon"].to_csv(stale, index=False)
+    assert main(["report", "html", "--index", str(world / "index.json"), "--tal", str(world / "demo_tal.csv"),
+                 "--tad", str(world / "demo_tad.csv"), "--ablations", str(stale),
+                 "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "ablations ['abl_cnn'] but the index has ['abl_cnn', 'abl_nocon']" in err
+    assert "run `nemi report tables --ablations` again" in err and not (tmp_path / "r.html").exists()
+
+
 def test_report_help_says_it_runs_alone(capsys):
     with pytest.raises(SystemExit) as ex:
         main(["report", "--help"])

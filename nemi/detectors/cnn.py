@@ -64,6 +64,10 @@ class CnnBoundaryParams:
             raise ValueError(f"labels.cnn.rule must be one of {RULES}, not {self.rule!r}")
         if min(self.max_activity_frames, self.min_activity_frames) < 1:
             raise ValueError("labels.cnn.max_activity_frames and min_activity_frames must be >= 1")
+        if self.min_activity_frames > self.max_activity_frames:
+            # Every activity would be dropped or split below the minimum: the labels job would succeed with none.
+            raise ValueError(f"labels.cnn.min_activity_frames ({self.min_activity_frames}) is above "
+                             f"labels.cnn.max_activity_frames ({self.max_activity_frames}): no activity could be kept")
         if not self.ratio > 0:
             raise ValueError(f"labels.cnn.ratio must be > 0, not {self.ratio}")
         if self.rule == "top" and self.ratio > 1:

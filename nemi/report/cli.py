@@ -110,7 +110,7 @@ def _html(args: argparse.Namespace) -> int:
     from nemi.report import figures as F
     from nemi.report import FigureParams
     from nemi.report.attention import attention_map, timeline_videos
-    from nemi.report.html import figure_block, render
+    from nemi.report.html import ablations_missing, figure_block, render
     from nemi.report.tables import is_trained, load_index, read_table
 
     index = load_index(args.index)
@@ -121,6 +121,13 @@ def _html(args: argparse.Namespace) -> int:
             raise NemiInputError(f"{path}: experiments {sorted(df['experiment'])} but the index has "
                                  f"{sorted(table1)}: run `nemi report tables` again")
     abl = read_table(args.ablations, "ablation table") if args.ablations else None
+    ablations = sorted(n for n, e in index["experiments"].items() if e["group"] == "ablations")
+    if abl is not None:
+        # A table of other ablations than the index's is stale (the config changed since it was written).
+        rows = sorted(set(abl.loc[abl["ablation"] != "reference", "experiment"]))
+        if rows != ablations:
+            raise NemiInputError(f"{args.ablations}: ablations {rows} but the index has {ablations}: "
+                                 "run `nemi report tables --ablations` again")
     try:
         fp = FigureParams(**{k: v for k, v in (("timeline_videos", args.timeline_videos),
                                                ("top_proposals", args.top_proposals)) if v is not None})
@@ -129,7 +136,7 @@ def _html(args: argparse.Namespace) -> int:
     blocks = []
     uri = F.png_data_uri(F.ablation_figure(abl)) if abl is not None else None
     blocks.append(figure_block("figure2", uri, "Figure 2: ablations, mAP (%) against tIoU, one panel per kind; "
-                               "error bars: std over seeds", "no ablation table given (--ablations)"))
+                               "error bars: std over seeds", ablations_missing(index)))
     trained = {n: e for n, e in table1.items() if is_trained(e)}  # sliding windows have no learning curve
     labels = [e["label"] for e in trained.values()]
     fig = F.learning_figure({(e["label"] if labels.count(e["label"]) == 1 else f"{e['label']} ({n})"): e["runs"]

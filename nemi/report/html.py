@@ -247,6 +247,17 @@ def figure_block(fig_id: str, uri: str | None, caption: str, missing: str = "") 
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
 
 
+def ablations_missing(index: Mapping[str, Any]) -> str:
+    """Why a report has no Figure 2: no ablation experiment, or their table was not given."""
+    names = [n for n, e in index["experiments"].items() if e["group"] == "ablations"]
+    if not names:
+        return "no experiment of group ablations in the config"
+    ds = index["dataset"]
+    return (f"the config has ablations ({', '.join(names)}) but their table results/{ds}_ablations.csv was not "
+            f"given (--ablations): build it with `snakemake results/{ds}_ablations.csv results/{ds}_report.html`, "
+            "or set report.ablations: true")
+
+
 def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablations: pd.DataFrame | None,
            figures: Sequence[str], created: _dt.datetime | None = None) -> str:
     """The whole page; ``figures`` are HTML blocks from :func:`figure_block`, in order."""
@@ -284,7 +295,10 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
                   f"<p>The first rows are the paper's {which}, as printed in the paper (single runs, its own "
                   f"data and features); ours are mean ± std over seeds on {_esc(ds)}.</p>",
                   _table(df, "paper-table", paper_rows=n_paper)]
-    if ablations is not None:
+    if ablations is None and any(e["group"] == "ablations" for e in index["experiments"].values()):
+        parts += ["<h2>Ablations (TAD)</h2>",
+                  f'<p class="missing" id="ablations-missing">Not shown: {_esc(ablations_missing(index))}.</p>']
+    elif ablations is not None:
         parts += ["<h2>Ablations (TAD)</h2>",
                   "<p>Rows marked reference are the Table 1 rows pretrained on this dataset itself (the "
                   "default switches); Figure 2 draws them in every panel.</p>",

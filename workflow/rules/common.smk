@@ -27,8 +27,13 @@ import nemi.detect.fusion as _fusion
 import nemi.features.extract as _extract
 import nemi.features.rehearsal as _rehearsal
 
-# Stops the run before any job starts, naming the offending key; also fills defaults.
-# The schema lives in the package: it is also where every stage's defaults are written.
+# Stops the run before any job starts with one line naming the offending key (a misspelt one with the
+# nearest known key); Snakemake's validate then fills the defaults in (its own error would print the
+# whole schema). The schema lives in the package: it is also where every stage's defaults are written.
+try:
+    _ds.check_config(config)
+except NemiInputError as _err:
+    raise WorkflowError(str(_err)) from None
 validate(config, schema=schema_path())
 
 OUT = "results/{dataset}"
@@ -58,11 +63,19 @@ _EFFECTIVE = {}
 
 @_checked
 def DS(name):
-    """Dataset ``name``'s effective configuration (validated once, every stage's parameters built)."""
+    """Dataset ``name``'s effective configuration (validated once, every stage's parameters built).
+
+    Only a dataset the wanted targets reach is merged and checked (rule all's input, or an input function
+    of one of its jobs, asks for it while the DAG is planned, before any job): a user's top-level overrides,
+    which every dataset inherits, are not judged on a shipped dataset they never build (the demo)."""
     if name not in _EFFECTIVE:
         eff = _ds.effective_config(config, name)
         _check_stage_params(name, eff)
+        _ds.check_rules(eff)
         _EFFECTIVE[name] = eff
+        _check_rtd_sections(name)
+        # Its experiments and pretrainings (and those they start from, on their own datasets, through DS).
+        _experiments_mod.check_settings(config, name, DS)
     return _EFFECTIVE[name]
 
 
@@ -84,11 +97,6 @@ def _check_stage_params(name, eff):
             from_config(cls, section)
         except NemiInputError as err:
             raise NemiInputError(f"config: datasets.{name}: {err}") from None
-
-
-# Every dataset's merged sections are checked now, so a bad override stops the run before any job.
-for _name in config["datasets"]:
-    DS(_name)
 
 
 _INPUTS_CHECKED = set()
@@ -124,17 +132,19 @@ def _shard_table(name):
     return _SHARDS[key]
 
 
+# These three also build the rules' wildcard constraints, for every dataset of the config, so they read the
+# keys as written rather than through DS: a dataset no target reaches is not merged or validated.
 def is_synth(name):
-    return DS(name)["videos"]["source"] == "synth"
+    return _ds.raw_setting(config, name, "videos", "source") == "synth"
 
 
 def is_rehearsal(name):
-    return DS(name)["videos"]["source"] == "rehearsal"
+    return _ds.raw_setting(config, name, "videos", "source") == "rehearsal"
 
 
 def imports_features(name):
     # A rehearsal's features are written in a published layout by rule features_rehearsal, then imported.
-    return DS(name)["features"]["source"] == "import" or is_rehearsal(name)
+    return _ds.raw_setting(config, name, "features", "source") == "import" or is_rehearsal(name)
 
 
 def i3d_sdist_arg():
@@ -249,9 +259,10 @@ wildcard_constraints:
     shard=r"shard\d+",
 
 
-# Every run records each target dataset's merged config (defaults filled in) beside its artifacts.
+# Every run records each dataset's merged config (defaults filled in) beside its artifacts: each one the
+# planned targets reached (those DS merged), the default targets' or a named file's.
 onstart:
-    for name in config["targets"]:
+    for name in sorted(_EFFECTIVE):
         os.makedirs(f"results/{name}", exist_ok=True)
         tmp = f"results/{name}/.config.merged.yaml.tmp"
         with open(tmp, "w") as f:
@@ -289,14 +300,11 @@ import nemi.evaluation.workflow as _evaluation_wf
 
 @_checked
 def _check_rtd_sections(name):
+    """Run by DS when it first merges dataset ``name``."""
     eff = DS(name)
     _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
     _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model")
     _TrainParams.from_dict(eff["train"])
-
-
-for _name in config["datasets"]:
-    _check_rtd_sections(_name)
 
 
 def training_ground_truth(wildcards):
@@ -331,7 +339,9 @@ import nemi.experiments as _experiments_mod
 import nemi.proposals.params as _proposals_params
 
 
-_checked(_experiments_mod.check)(config, DS)
+# What experiments and pretrainings name, config-wide (no dataset merged); their settings are checked per
+# dataset, by DS, for the datasets the targets reach.
+_checked(_experiments_mod.check_names)(config)
 
 
 def _pretraining_of(wildcards):
@@ -432,9 +442,3 @@ def report_run_files(name, with_ablations=False):
         if path:  # the pretraining's own learning curve is drawn too
             files.append(str(Path(path).with_name("epochs.csv")))
     return sorted(set(files))
-
-
-def report_ablations_flag(name):
-    """The report shows Figure 2 only once the ablations table exists (a target of its own)."""
-    path = f"results/{name}_ablations.csv"
-    return f"--ablations {path}" if os.path.exists(path) else ""

@@ -60,6 +60,10 @@ class HogBoundaryParams:
                              f"{self.local_std_factor}")
         if min(self.max_activity_frames, self.min_activity_frames, self.local_window_frames) < 1:
             raise ValueError("labels.hog.max_activity_frames, min_activity_frames and local_window_frames must be >= 1")
+        if self.min_activity_frames > self.max_activity_frames:
+            # Every activity would be dropped or split below the minimum: the labels job would succeed with none.
+            raise ValueError(f"labels.hog.min_activity_frames ({self.min_activity_frames}) is above "
+                             f"labels.hog.max_activity_frames ({self.max_activity_frames}): no activity could be kept")
         if self.local_test and self.local_window_frames % 2 == 0:
             raise ValueError(f"labels.hog.local_window_frames must be odd, not {self.local_window_frames}")
 
