@@ -56,7 +56,9 @@ def plan(workdir: Path, name: str, ids: list[tuple[str, str]], shard_size: int) 
            "datasets": {name: {"videos": {"source": "manifest", "manifest": str(workdir / "videos.csv"),
                                           "annotations": str(workdir / "groundtruth.csv"),
                                           "shard_size": shard_size},
-                               "features": {"rgb_weights": str(weights)}, "labels": {"kinds": ["hog", "cnn"]}}},
+                               "features": {"rgb_weights": str(weights)}, "labels": {"kinds": ["hog", "cnn"],
+                                          # one 5-frame step of the grid: shorter is refused at planning
+                                          "hog": {"min_activity_frames": 5}}}},
            "pretrainings": {"self": {"dataset": name}},
            "experiments": {"rtd": {"dataset": name}, "nemi_self": {"dataset": name, "pretraining": "self"}}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))

@@ -442,3 +442,17 @@ def report_run_files(name, with_ablations=False):
         if path:  # the pretraining's own learning curve is drawn too
             files.append(str(Path(path).with_name("epochs.csv")))
     return sorted(set(files))
+
+
+# The report's Figure 2 (rules/report.smk).
+def report_ablations(wildcards):
+    """Figure 2's table as an input of the report when this run builds it or it is on disk
+    (nemi.experiments.report_ablations): the report waits for it and is redrawn when it changes.
+    The command-line targets are known only once the DAG is built (hence a function); a cluster job,
+    which re-plans with no targets of its own, finds the table on disk, since it was built before."""
+    return _experiments_mod.report_ablations(config, wildcards.dataset, workflow.dag_settings.targets,
+                                             os.path.exists)
+
+
+def report_ablations_flag(wildcards, input):
+    return f"--ablations {shlex.quote(input.ablations[0])}" if len(input.ablations) else ""

@@ -5,19 +5,6 @@
 import nemi.report as _report
 
 
-def report_ablations(wildcards):
-    """Figure 2's table as an input of the report when this run builds it or it is on disk
-    (nemi.experiments.report_ablations): the report waits for it and is redrawn when it changes.
-    The command-line targets are known only once the DAG is built (hence a function); a cluster job,
-    which re-plans with no targets of its own, finds the table on disk, since it was built before."""
-    return _experiments_mod.report_ablations(config, wildcards.dataset, workflow.dag_settings.targets,
-                                             os.path.exists)
-
-
-def report_ablations_flag(wildcards, input):
-    return f"--ablations {shlex.quote(input.ablations[0])}" if len(input.ablations) else ""
-
-
 rule report_index:
     output:
         f"{OUT}/report/index.json",
