@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from nemi import __version__
+from nemi import __version__, runtime
 from nemi.errors import NemiInputError
 from nemi.log import setup_logging
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    runtime.set_threads()  # the rule's threads: (Snakemake's OMP_NUM_THREADS) for every library the job loads
     try:
         return int(args.func(args) or 0)
     except NemiInputError as err:

@@ -46,11 +46,24 @@ def provenance_lines(prov: Mapping | None, config_hash: tuple[str, str] | None,
                   f"  git commit: {_fmt_attr(prov.get('git_sha', NOT_RECORDED))}{dirty}"]
         if made:
             lines.append(f"  made: {made}")
+        lines += _machine_lines(prov)
     else:
         lines += [f"  nemi version: {NOT_RECORDED}", f"  git commit: {NOT_RECORDED}"]
     lines.append(f"  config hash: {config_hash[0]} ({config_hash[1]})" if config_hash
                  else f"  config hash: {NOT_RECORDED}")
     return lines + _input_lines(inputs)
+
+
+def _machine_lines(prov: Mapping) -> list[str]:
+    """Library versions, CPU, kernels and threads (nemi.runtime.record); older artifacts lack them."""
+    libs = [f"{k.removeprefix('version_')} {_fmt_attr(v)}" for k, v in prov.items() if str(k).startswith("version_")]
+    if not libs and "cpu_model" not in prov:
+        return [f"  libraries, CPU and threads: {NOT_RECORDED}"]
+    get = lambda k: _fmt_attr(prov.get(k, NOT_RECORDED))  # noqa: E731
+    return [f"  libraries: {', '.join(libs) or NOT_RECORDED}",
+            f"  cpu: {get('cpu_model')} ({get('cpu_isa')}), kernels {get('cpu_kernels')}, pin {get('isa_pin')}",
+            f"  threads: torch {get('threads_torch')}, opencv {get('threads_opencv')}, OMP_NUM_THREADS "
+            f"{get('threads_omp')}"]
 
 
 def _input_lines(inputs: list[tuple[str, str]] | None) -> list[str]:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import nemi  # noqa: F401  (first: nemi chooses the CPU kernels before any test loads torch)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -11,12 +11,9 @@ def _extract(args: argparse.Namespace) -> int:
 
     params = stage_params.from_args(ExtractParams, args)
     if args.threads:
-        import cv2
-        import torch
+        from nemi import runtime
 
-        # Stay within the job's share of the node: torch and OpenCV default to every core.
-        torch.set_num_threads(args.threads)
-        cv2.setNumThreads(args.threads)
+        runtime.set_threads(args.threads)  # the job's share of the node: torch and OpenCV default to every core
     models = load_stream_models(args.rgb_weights, args.flow_weights)
     extract_shard(args.frames, args.out, params, models)
     return 0

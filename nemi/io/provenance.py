@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import nemi
+from nemi import runtime
 
 
 def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
@@ -39,8 +40,9 @@ def git_state() -> tuple[str, bool]:
         return "unknown", False
 
 
-def provenance(stage: str) -> dict[str, str | bool]:
-    """Flat, HDF5-attribute friendly record of the code and machine that made an artifact."""
+def provenance(stage: str) -> dict[str, str | bool | int]:
+    """Flat, HDF5-attribute friendly record of the code and machine that made an artifact: the library
+    versions, CPU, kernels and thread counts too, since each changes results in their last bits."""
     sha, dirty = git_state()
     return {
         "stage": stage,
@@ -50,4 +52,5 @@ def provenance(stage: str) -> dict[str, str | bool]:
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "host": platform.node(),
+        **runtime.record(),
     }
