@@ -129,36 +129,45 @@ def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[
         if eff["evaluation"]["test_split"] == "train":
             raise NemiConfigError(f"config: datasets.{dataset}.evaluation.test_split is train, the split "
                                   f"experiment {name} is trained on: evaluate on another split")
+        if is_trained(e) and e["pretraining"] is None and eff["train"]["pretrained"]:
+            # The row claims RTD-Net from scratch; starting it from a checkpoint would make that claim false.
+            raise NemiConfigError(
+                f"config: {_setting_key(config, dataset, 'train', 'pretrained')} is {eff['train']['pretrained']}, "
+                f"but experiment {name} is from scratch (pretraining: null): its runs would start from that "
+                "checkpoint. Leave train.pretrained null on a dataset with a from-scratch experiment")
         if is_trained(e) and eff["model"]["query_strategy"] != "localisation":
             raise NemiConfigError(
-                f"config: {_model_key(config, e['dataset'], 'query_strategy')} is "
+                f"config: {_setting_key(config, e['dataset'], 'model', 'query_strategy')} is "
                 f"{eff['model']['query_strategy']}, the model experiment {name} fine-tunes: activity queries are "
                 "a pretraining switch (pretrainings.<name>.query_strategy); fine-tuning and inference use the "
                 "learned queries (localisation)")
 
 
-def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
-    """Where a dataset's model setting is written: its own entry, else the top-level model section."""
-    own = ((config.get("datasets") or {}).get(dataset) or {}).get("model") or {}
-    return f"datasets.{dataset}.model.{key}" if key in own else f"model.{key}"
+def _setting_key(config: Mapping[str, Any], dataset: str, section: str, key: str) -> str:
+    """Where a dataset's setting is written: its own entry, else the top-level section."""
+    own = ((config.get("datasets") or {}).get(dataset) or {}).get(section) or {}
+    return f"datasets.{dataset}.{section}.{key}" if key in own else f"{section}.{key}"
 
 
 def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any]) -> None:
     """Pretraining ``name`` builds on its dataset's merged config, and its keys agree with each other: the
     windows it trains on are as long as its model's position table, and a pseudo activity it learns from is
     at least one step of its grid (a shorter one is no target a window of steps can hold: re-assembling
-    would stretch it to a whole step). Each refusal names both keys."""
+    would stretch it to a whole step). Each refusal names both keys. Its start, ``init``, may be no file the
+    workflow makes but another pretraining's model.pt (a file from elsewhere has its record checked by the job)."""
     from nemi.datasets import step_frames, step_key
-    from nemi.pretrain.params import PretrainParams
+    from nemi.pretrain.params import PretrainParams, label_free
 
     where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
     section = pretrain_section(config, name, dataset_config)
     try:
         p = PretrainParams.from_dict(section)
-        fit = p.fit_params(dataset_config["train"])
+        fit = p.fit_params(label_free(dataset_config["train"]))
         model = p.model_section(dataset_config["model"])
     except (NemiConfigError, ValueError) as err:
         raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
+    if p.init is not None:
+        _check_init(config, name, p.init)
     # The keys as the user wrote them: the pretraining's own train overrides, else the dataset's.
     train_key = "pretrain.train" if "window_steps" in p.train else "train"
     if fit.window_steps != model["window_steps"]:
@@ -173,6 +182,20 @@ def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapp
             f"{where}: labels.{p.labels}.min_activity_frames ({shortest}) is below one step of the pretraining's "
             f"grid, {step_key(dataset_config, grid, step_train)} ({step} frames): a shorter pseudo activity is no "
             f"target a window of steps can hold; raise labels.{p.labels}.min_activity_frames to {step} or more")
+
+
+def _check_init(config: Mapping[str, Any], name: str, init: str) -> None:
+    """Pretraining ``name``'s init, if a workflow output, is another pretraining's model.pt."""
+    key = f"pretrainings.{name}.init" if "init" in pretraining(config, name) else "pretrain.init"
+    made = {os.path.normpath(pretraining_model(config, n)): n for n in config.get("pretrainings") or {}}
+    path = os.path.normpath(os.path.relpath(init) if os.path.isabs(init) else init)
+    if made.get(path) == name:
+        raise NemiConfigError(f"config: {key}: {init} is pretraining {name}'s own model.pt")
+    if path not in made and path.split(os.sep)[0] == "results":
+        raise NemiConfigError(
+            f"config: {key}: {init} is not a pretraining's model.pt; a pretraining starts only from random weights "
+            "or another pretraining (results/<dataset>/pretrain/<pretraining>/model.pt of an entry of pretrainings), "
+            "never from a file made from annotations")
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:
@@ -208,7 +231,12 @@ def init_model(config: Mapping[str, Any], name: str) -> str | None:
     e = experiment(config, name)
     if e["pretraining"] is None:
         return None
-    return f"results/{pretraining(config, e['pretraining'])['dataset']}/pretrain/{e['pretraining']}/model.pt"
+    return pretraining_model(config, e["pretraining"])
+
+
+def pretraining_model(config: Mapping[str, Any], name: str) -> str:
+    """The model.pt pretraining ``name`` writes."""
+    return f"results/{pretraining(config, name)['dataset']}/pretrain/{name}/model.pt"
 
 
 def config_hash(obj: Any) -> str:

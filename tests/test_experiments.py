@@ -161,3 +161,21 @@ def test_dataset_without_test_split_or_annotations():
     with pytest.raises(NemiConfigError, match="no video of split train"):
         check_dataset("mine", eff, {"test": 3}, "gt.csv")
     check_dataset("mine", eff, {"train": 3, "test": 1}, "gt.csv")
+
+
+def test_a_from_scratch_experiment_refuses_train_pretrained(tmp_path):
+    """The row says RTD-Net from scratch: a dataset whose train.pretrained names a checkpoint cannot have it."""
+    cfg = _cfg(train={**RTD["train"], "pretrained": "fine_tuned.pt"})
+    with pytest.raises(NemiConfigError, match=r"config: train\.pretrained is fine_tuned\.pt, but experiment rtd is "
+                                              r"from scratch \(pretraining: null\)"):
+        _check(cfg)
+    own = _cfg()
+    own["datasets"]["tiny"]["train"] = {"pretrained": "fine_tuned.pt"}
+    with pytest.raises(NemiConfigError, match=r"datasets\.tiny\.train\.pretrained is fine_tuned\.pt"):
+        _check(own)
+    # Experiments from a pretraining may start fine-tuning from it (their record names both starts).
+    del cfg["experiments"]["rtd"]
+    _check(cfg)
+    _write(tmp_path, _cfg(train={**RTD["train"], "pretrained": "fine_tuned.pt"}))
+    res = snakemake(tmp_path, TARGET, "-n")
+    assert res.returncode != 0 and "experiment rtd is from scratch" in res.stdout + res.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,11 +12,11 @@ import pytest
 import torch
 
 from nemi.cli import main
-from nemi.errors import NemiInputError
+from nemi.errors import NemiConfigError, NemiInputError
 from nemi.fit.loop import load_matching, seed_everything
 from nemi.io.manifest import read_splits
 from nemi.io.pseudo_labels import write_pseudo_labels
-from nemi.model import ModelParams, build_model, load_checkpoint
+from nemi.model import ModelParams, build_model, load_checkpoint, save_model
 from nemi.pretrain.data import PretrainWindows, collate_pretrain, pretraining_videos, read_activities
 from nemi.pretrain.params import PretrainParams
 from nemi.pretrain.run import pretrain
@@ -178,3 +180,70 @@ def test_the_pretraining_command_takes_no_annotation_table(tmp_path, capsys):
     with pytest.raises(NemiInputError, match=r"gt\.csv"):
         read_activities(tmp_path / "gt.csv", "d")
     assert TB.fps == 10.0
+
+
+@pytest.fixture(scope="module")
+def starts(tmp_path_factory):
+    """A tiny pretraining, a fine-tuning of it and the data both read: the checkpoints a start may name."""
+    torch.set_num_threads(1)  # module-scoped: the function-scoped fixture does not reach here
+    root = tmp_path_factory.mktemp("starts")
+    feats, bnd, ann, gt = synthetic()
+    write_pseudo_labels(root / "hog.json", _doc(_activities()))
+    acts, table = read_activities(root / "hog.json", "d")
+    data = (feats, bnd, acts, table, sorted(feats))
+    pretrain(*data, _pretrain_params(), {**TRAIN, "holdout_share": 0.0}, MODEL, root / "pre")
+    from nemi.fit.params import TrainParams
+
+    ft_params = TrainParams.from_dict({**TRAIN, "holdout_share": 0.0, "schedules": {"rtd_three_stage": {
+        "stage1": {"epochs": 1}, "stage2": {"epochs": 1}, "stage3": {"epochs": 1}}}})
+    train(feats, bnd, ann, TrainingVideos(sorted(feats), [], []), gt, ft_params, MODEL, root / "ft",
+          init=root / "pre" / "model.pt")
+    return root, data, (ann, gt, ft_params)
+
+
+def test_a_pretraining_starts_only_from_a_label_free_pretraining(starts, tmp_path):
+    root, data, _ = starts
+    train_section = {**TRAIN, "holdout_share": 0.0}
+    model = build_model(ModelParams.from_dict(MODEL))
+    rtd_action = tmp_path / "checkpoint_best_sum_ar.pth"
+    torch.save({"model": model.state_dict(), "epoch": 1, "args": argparse.Namespace(lr=1e-4)}, rtd_action)
+    save_model(tmp_path / "best_main.pt", model, ModelParams.from_dict(MODEL))  # what fit writes per stage
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    # A pretraining made (before this guard) while train.pretrained named a checkpoint.
+    record = json.loads(torch.load(root / "pre" / "model.pt", weights_only=True)["train_record"])
+    save_model(tmp_path / "tainted.pt", model, ModelParams.from_dict(MODEL),
+               train_record=json.dumps({**record, "initialised": {"pretrained": "ft/model.pt"}}))
+    refused = {root / "ft" / "model.pt": r"a fine-tuned nemi model file \(nemi train, on annotations\)",
+               rtd_action: "an RTD-Action checkpoint",
+               tmp_path / "best_main.pt": "a nemi model file without a training record",
+               tmp_path / "bare.pt": "a state dict without a record",
+               tmp_path / "tainted.pt": r"a NEMI pretraining's model file started from ft/model.pt \(train.pretrained",
+               next((root / "ft" / "runs").iterdir()) / "checkpoint.pt": "a fine-tuned nemi resume checkpoint"}
+    for path, kind in refused.items():
+        with pytest.raises(NemiInputError, match=rf"pretrain.init: {re.escape(str(path))} is {kind}.*starts only "
+                                                 "from random weights or another NEMI pretraining"):
+            pretrain(*data, _pretrain_params(init=str(path)), train_section, MODEL, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before any work
+    # train.pretrained (fine-tuning's) never starts a pretraining, whichever section names it.
+    with pytest.raises(NemiConfigError, match=r"train.pretrained \(x.pt\) is a fine-tuning setting"):
+        pretrain(*data, _pretrain_params(), {**train_section, "pretrained": "x.pt"}, MODEL, tmp_path / "out")
+    with pytest.raises(NemiConfigError, match=r"pretrain.train.pretrained \(x.pt\)"):
+        pretrain(*data, _pretrain_params(train={**EPOCHS, "pretrained": "x.pt"}), train_section, MODEL,
+                 tmp_path / "out")
+    # Another pretraining is a start: every weight of it is carried over, and the record says so.
+    pretrain(*data, _pretrain_params(init=str(root / "pre" / "model.pt")), train_section, MODEL, tmp_path / "chain")
+    run = json.loads((tmp_path / "chain" / "run.json").read_text())
+    assert run["initialised"]["init"] == str(root / "pre" / "model.pt") and not run["initialised"]["not_in_checkpoint"]
+    assert run["init_kind"] == "a NEMI pretraining's model file" and run["config"]["pretrain"]["init"]
+    assert "pretrained" not in run["initialised"]
+
+
+def test_fine_tuning_from_both_starts_records_both(starts, tmp_path):
+    """train.pretrained (a whole checkpoint) and --init (a pretraining's matching weights, over it)."""
+    root, (feats, bnd, *_), (ann, gt, ft_params) = starts
+    videos = TrainingVideos(sorted(feats), [], [])
+    train(feats, bnd, ann, videos, gt, ft_params.replace(pretrained=str(root / "ft" / "model.pt")), MODEL,
+          tmp_path, init=root / "pre" / "model.pt")
+    started = json.loads((tmp_path / "run.json").read_text())["initialised"]
+    assert started["pretrained"] == str(root / "ft" / "model.pt") and started["init"] == str(root / "pre" / "model.pt")
+    assert started["n_loaded"] > 0

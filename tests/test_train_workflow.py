@@ -3,7 +3,9 @@ RTD-Net, one experiment from scratch and one fine-tuned from a NEMI pretraining.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -85,22 +87,109 @@ def test_pretraining_feeds_fine_tuning(rtd_run):
     assert json.loads((out / "evaluation" / "nemi" / "seed0.thumos14.json").read_text())["n_videos"] == 2
 
 
-def test_no_human_label_reaches_pretraining(rtd_run):
-    """Every input of the pretrain job and of the prior it uses, read off the DAG: no annotation file."""
-    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/model.pt", "results/tiny/train/rtd/seed0/model.pt",
-                    "-n", "--forceall")
+def dry_run_jobs(text: str) -> list[dict]:
+    """Every job of a dry run with -p: its rule, input and output files, and shell command."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", text):
+        head = re.match(r"(?:local)?rule (\w+):\n", block)
+        if not head:
+            continue
+        files = {key: [f.strip() for f in m.group(1).split(",") if f.strip()] if (m := re.search(
+            rf"^\s+{key}: (.*)$", block, re.M)) else [] for key in ("input", "output")}
+        shell = re.search(r"^Shell command: (.*)$", block, re.M)
+        jobs.append({"rule": head.group(1), **files, "shell": shell.group(1) if shell else ""})
+    return jobs
+
+
+def ancestry(job: dict, jobs: list[dict]) -> set[str]:
+    """Every file a job's inputs are made from, its inputs included."""
+    made_by = {f: j for j in jobs for f in j["output"]}
+    seen, todo = set(), list(job["input"])
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo += made_by[f]["input"] if f in made_by else []
+    return seen
+
+
+def is_annotation(path: str) -> bool:
+    return "groundtruth" in path or "annotations" in path
+
+
+def check_checkpoints_are_inputs(jobs: list[dict]) -> None:
+    """Every checkpoint a job's command names is one of its inputs: replacing it reruns the job, and what
+    a job loads can be read off the DAG. report_index only writes the runs' paths down (report_tables and
+    report_html, which read them, have them as inputs)."""
+    for job in (j for j in jobs if j["rule"] != "report_index"):
+        named = set(re.findall(r"[\w./-]+\.pth?\b", job["shell"])) - set(job["output"])
+        missing = sorted(named - set(job["input"]))
+        assert not missing, f"{job['rule']} {job['output'][:1]}: loads {missing}, which is no input"
+
+
+def check_label_free(jobs: list[dict]) -> None:
+    """No pretraining job has, among its transitive inputs, an annotation file or anything made from one,
+    and every checkpoint its command names is one of its inputs (so what it loads is read off the DAG)."""
+    pretrainings = [j for j in jobs if j["rule"] == "pretrain"]
+    assert pretrainings
+    check_checkpoints_are_inputs(pretrainings)
+    for job in pretrainings:
+        made_by = {f: j["rule"] for j in jobs for f in j["output"]}
+        # A checkpoint among its inputs is another pretraining's: one from outside the DAG could have seen anything.
+        assert all(made_by.get(f) == "pretrain" for f in job["input"] if f.endswith((".pt", ".pth"))), job["input"]
+        upstream = ancestry(job, jobs)
+        assert not [f for f in upstream if is_annotation(f)], (job["output"][0], sorted(upstream))
+        assert not [j["rule"] for j in jobs if j["rule"] == "train" and set(j["output"]) & upstream]
+
+
+def label_free_config(**pretrainings) -> dict:
+    """RTD's config where train.pretrained names a fine-tuned checkpoint (so no from-scratch experiment)."""
+    cfg = copy.deepcopy({**TINY, **RTD})
+    cfg["train"]["pretrained"] = "fine_tuned.pt"
+    cfg["pretrainings"] = {**cfg["pretrainings"], **pretrainings}
+    cfg["experiments"] = {"nemi": {"dataset": "tiny", "pretraining": "tiny_cnn", "seeds": [0]}}
+    return cfg
+
+
+def test_no_human_label_reaches_pretraining(tmp_path):
+    """Read off the DAG (the jobs' inputs, outputs and commands): train.pretrained, a checkpoint fine-tuned on
+    annotations here, reaches the fine-tuning only; the pretraining's inputs hold no annotation file and
+    nothing made from one, and it is handed no checkpoint that is not among them."""
+    (tmp_path / "random_rgb.pt").write_bytes(b"")  # dry runs only ask that the files exist
+    (tmp_path / "fine_tuned.pt").write_bytes(b"")
+    write_config(tmp_path, label_free_config())
+    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_cnn/model.pt", "results/tiny_tad.csv",
+                    "results/tiny_report.html", "-n", "-p", "--forceall")
     assert res.returncode == 0, res.stderr[-3000:]
-    lines = (res.stdout + res.stderr).splitlines()
-    inputs = {}  # rule -> the input line of its job
-    for i, line in enumerate(lines):
-        if line.startswith(("rule ", "localrule ")) and line.endswith(":"):
-            rule = line.split()[1].rstrip(":")
-            inputs[rule] = next((x for x in lines[i + 1:i + 4] if x.strip().startswith("input:")), "")
-    assert {"pretrain", "tem_pseudo", "train", "tem"} <= set(inputs), sorted(inputs)
-    for rule in ("pretrain", "tem_pseudo"):
-        assert "groundtruth" not in inputs[rule] and "annotations" not in inputs[rule], inputs[rule]
-    # The check reads the inputs it claims to: the supervised jobs do list the annotation file.
-    assert all("annotations/groundtruth.csv" in inputs[rule] for rule in ("train", "tem"))
+    jobs = dry_run_jobs(res.stdout + res.stderr)
+    assert {"pretrain", "tem_pseudo", "train", "tem", "proposals", "report_html"} <= {j["rule"] for j in jobs}
+    check_label_free(jobs)
+    check_checkpoints_are_inputs(jobs)  # the other jobs' too: train, features (the I3D weights), proposals
+    # The check reads the inputs it claims to: the supervised jobs do list the annotation file, and the
+    # fine-tuning its pretrained checkpoint.
+    for job in (j for j in jobs if j["rule"] in ("train", "tem")):
+        assert any(f.endswith("annotations/groundtruth.csv") for f in job["input"]), job["input"]
+    assert "fine_tuned.pt" in next(j for j in jobs if j["rule"] == "train")["input"]
+
+
+def test_a_pretraining_starts_from_another_pretraining_only(tmp_path):
+    (tmp_path / "random_rgb.pt").write_bytes(b"")
+    (tmp_path / "fine_tuned.pt").write_bytes(b"")
+    chain = {"dataset": "tiny", "labels": "cnn", "init": "results/tiny/pretrain/tiny_cnn/model.pt"}
+    write_config(tmp_path, label_free_config(tiny_chain=chain))
+    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/model.pt", "-n", "-p", "--forceall")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = dry_run_jobs(res.stdout + res.stderr)
+    job = next(j for j in jobs if j["rule"] == "pretrain" and "tiny_chain" in j["output"][0])
+    assert chain["init"] in job["input"]  # replacing it reruns the chained pretraining
+    check_label_free(jobs)
+    # A file the workflow makes from annotations, or the pretraining's own model, is refused before any job.
+    for init, message in (("results/tiny/train/nemi/seed0/model.pt", "is not a pretraining's model.pt"),
+                          ("./results/tiny/tem/boundary.h5", "is not a pretraining's model.pt"),
+                          ("results/tiny/pretrain/tiny_chain/model.pt", "is pretraining tiny_chain's own model.pt")):
+        write_config(tmp_path, label_free_config(tiny_chain={**chain, "init": init}))
+        res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/model.pt", "-n")
+        assert res.returncode != 0 and f"pretrainings.tiny_chain.init: {init} {message}" in res.stdout + res.stderr
 
 
 def test_nothing_reruns_and_a_train_change_reruns_train_and_after(rtd_run):

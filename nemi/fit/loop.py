@@ -170,7 +170,8 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
 
     ``holdout`` and ``holdout_gt`` (its segments as a ground-truth table) choose checkpoints; None:
     every stage hands on its last epoch. ``init``: a checkpoint whose matching weights start the run
-    (``load_matching``); ``params.pretrained`` instead loads a whole checkpoint of this architecture.
+    (``load_matching``); ``params.pretrained`` loads a whole checkpoint of this architecture (first, when
+    both are given; ``run.json``'s ``initialised`` records both).
     ``config_extra``: further config sections (a pretraining's) that belong to the run's identity.
     ``record``: entries added to ``run.json``. ``stop_after_epochs`` stops after that many epochs in
     all (a kill, for tests).
@@ -208,10 +209,11 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     if params.pretrained and state is None:
         # nemi.model refuses a checkpoint of another architecture, naming both.
         model.load_state_dict(load_checkpoint(params.pretrained, base)[0].state_dict())
-        initialised = {"pretrained": str(params.pretrained)}
+        initialised["pretrained"] = str(params.pretrained)
     if init is not None and state is None:
+        # Over the pretrained weights, if both are given: the record names both starts.
         loaded = load_matching(model, init)
-        initialised = {"init": str(init), "n_loaded": len(loaded["loaded"]), **loaded}
+        initialised |= {"init": str(init), "n_loaded": len(loaded["loaded"]), **loaded}
         logger.info("initialised %d of %d weights from %s; not carried over: %s", len(loaded["loaded"]),
                     len(model.state_dict()), init, ", ".join(loaded["not_loaded_from_checkpoint"]) or "none")
     history: list[dict] = state["history"] if state else []

@@ -3,11 +3,14 @@
 Both are ``torch.save``d dicts whose ``model`` entry is the state dict (parameter names are the
 same). A nemi checkpoint also carries its ``ModelParams`` under ``model_params``; RTD-Action's
 carries an ``argparse.Namespace`` under ``args``, read with ``weights_only`` loading by allowing
-just that class.
+just that class. ``recorded_kind`` reads what made a checkpoint off its own record (a nemi model
+file's ``train_record``, a resume checkpoint's provenance), so that a pretraining can refuse one that
+saw annotations.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -52,6 +55,55 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], M
         raise NemiInputError(f"{path}: '{MODEL_KEY}' is not a state dict of tensors")
     params = ModelParams.from_dict(raw_params, where=f"{path}: {PARAMS_KEY}") if raw_params is not None else None
     return dict(state), params
+
+
+def recorded_kind(path: str | os.PathLike) -> tuple[str, bool]:
+    """What made the checkpoint at ``path``, as the file itself records it, and whether that is a NEMI
+    pretraining that saw no annotation: made by ``nemi pretrain`` and not started from ``train.pretrained``
+    (a pretraining's own start, ``pretrain.init``, was checked the same way when it ran). A file whose
+    record is missing or unreadable is not one: nothing shows what it was trained on."""
+    from nemi.fit.state import FORMAT as RESUME_FORMAT
+
+    obj = load_torch(Path(path), "torch checkpoint")
+    if not isinstance(obj, Mapping):
+        return f"a torch file holding a {type(obj).__name__}", False
+    if "args" in obj:
+        return "an RTD-Action checkpoint (trained on annotations)", False
+    if obj.get("format") == RESUME_FORMAT:
+        record, what = obj, "resume checkpoint"
+    elif isinstance(obj.get("train_record"), str):
+        what = "model file"
+        try:
+            record = json.loads(obj["train_record"])
+        except json.JSONDecodeError:
+            return "a nemi model file whose training record is not JSON", False
+    elif PARAMS_KEY in obj:
+        return "a nemi model file without a training record (a best-epoch model, or not made by nemi's training)", False
+    else:
+        return "a state dict without a record of what made it", False
+    stage = (record.get("provenance") or {}).get("stage") if isinstance(record, Mapping) else None
+    if stage == "train":
+        return f"a fine-tuned nemi {what} (nemi train, on annotations)", False
+    if stage != "pretrain":
+        return f"a nemi {what} of stage {stage!r}", False
+    started = record.get("initialised") or {}
+    if "pretrained" in started:
+        return (f"a NEMI pretraining's {what} started from {started['pretrained']} (train.pretrained, a checkpoint "
+                "that may have seen annotations)"), False
+    return f"a NEMI pretraining's {what}", True
+
+
+def require_pretraining(path: str | os.PathLike, key: str) -> str:
+    """The kind of the checkpoint at ``path`` (see ``recorded_kind``) if it is a label-free pretraining;
+    else refused, naming ``key``, the file and its kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise NemiInputError(f"{key}: {path}: checkpoint not found")
+    kind, label_free = recorded_kind(path)
+    if not label_free:
+        raise NemiInputError(f"{key}: {path} is {kind}; a pretraining starts only from random weights or another "
+                             "NEMI pretraining's model.pt, so that no human label reaches it")
+    return kind
 
 
 def infer_params(state: Mapping[str, torch.Tensor], base: ModelParams) -> ModelParams:

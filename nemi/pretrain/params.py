@@ -4,9 +4,11 @@ of a pretraining derived from them. Defaults are written once, in the config sch
 The switches become settings the shared loop (``nemi.fit``) and the model already know: the
 contrastive term (and each of ``extra_losses``) is one more entry of every stage's ``losses``, the
 query strategy and the classification loss are model settings, and ``train`` overrides the train
-section. A pretraining trains the paper's terms only (``OBJECTIVE``) unless ``extra_losses`` names
-another: a schedule or model section that trains one it does not name is refused. Importing this
-module imports no torch, so the workflow checks a pretraining while it plans the DAG.
+section (less its fine-tuning-only keys: ``train.pretrained`` never reaches a pretraining, whose start
+is ``init``, another pretraining, or random weights). A pretraining trains the paper's terms only
+(``OBJECTIVE``) unless ``extra_losses`` names another: a schedule or model section that trains one it
+does not name is refused. Importing this module imports no torch, so the workflow checks a pretraining
+while it plans the DAG.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ OBJECTIVE = ("labels", "boxes", "contrastive")
 # Computed for epochs.csv with no gradient and no weight (DETR's cardinality error): not a term.
 LOGGED_ONLY = ("cardinality",)
 DECODER_STAGES = ("all", "all_but_completeness")
+# Train-section keys for fine-tuning only: train.pretrained may name a checkpoint trained on annotations.
+FINE_TUNING_ONLY = ("pretrained",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class PretrainParams:
     extra_losses: tuple[str, ...]
     classification: str
     seed: int
+    init: str | None
     train: Mapping[str, Any]
 
     def __post_init__(self) -> None:
@@ -72,6 +77,13 @@ class PretrainParams:
         """The train section with this pretraining's overrides; with the contrastive term (and ``extra_losses``)
         in every stage that trains the decoder. A stage training a term beyond the paper's that
         ``extra_losses`` does not name is refused, naming the stage."""
+        for key, section in (("train", train_section), ("pretrain.train", self.train)):
+            given = {k: section[k] for k in FINE_TUNING_ONLY if section.get(k) is not None}
+            if given:
+                listed = ", ".join(f"{key}.{k} ({v})" for k, v in given.items())
+                raise NemiConfigError(f"pretrain: {listed} is a fine-tuning setting and may name a checkpoint trained "
+                                      "on annotations; a pretraining starts from random weights or pretrain.init "
+                                      "(another NEMI pretraining's model.pt)")
         raw = merge(dict(train_section), dict(self.train))
         fitting = TrainParams.from_dict(raw)
         schedules = copy.deepcopy(dict(fitting.schedules))
@@ -107,6 +119,11 @@ class PretrainParams:
             raise NemiConfigError(
                 f"pretrain: {key} trains {', '.join(extra)}, not a term of the paper's pretraining objective "
                 f"({', '.join(OBJECTIVE)}); name it in pretrain.extra_losses to train it anyway, or leave it out")
+
+
+def label_free(train_section: Mapping[str, Any]) -> dict[str, Any]:
+    """A dataset's train section as its pretrainings get it: without the fine-tuning-only keys."""
+    return {k: v for k, v in train_section.items() if k not in FINE_TUNING_ONLY}
 
 
 def _with(losses: Any, added: list[str]) -> list[str]:

@@ -367,6 +367,12 @@ def pretrain_boundary(wildcards):
     return f"results/{wildcards.dataset}/tem/pseudo_{p['labels']}.{'-'.join(p['splits'])}.h5"
 
 
+def pretrain_init_input(wildcards):
+    """The pretraining's pretrain.init, if any (another pretraining's model.pt, nemi.experiments checks)."""
+    init = _pretraining_of(wildcards)["init"]
+    return [os.path.normpath(init)] if init else []
+
+
 def init_input(wildcards):
     """The pretrained checkpoint an experiment fine-tunes from (none: from scratch)."""
     e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)

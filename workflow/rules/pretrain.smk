@@ -1,9 +1,12 @@
 # NEMI pretraining: RTD-Net on a dataset's pseudo activities alone (no annotation file among the inputs;
-# the boundary prior is fitted on pseudo labels too). One job per entry of `pretrainings`, shared by
-# every experiment naming it: results/<dataset>/pretrain/<name>/ holds model.pt, epochs.csv,
-# learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
+# the boundary prior is fitted on pseudo labels too), from random weights or from pretrain.init, another
+# pretraining's model.pt (an input: replacing it reruns the job). The train section it gets has no
+# train.pretrained, which is fine-tuning's and may have seen annotations. One job per entry of
+# `pretrainings`, shared by every experiment naming it: results/<dataset>/pretrain/<name>/ holds model.pt,
+# epochs.csv, learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
 
 import nemi.pretrain as _pretrain
+import nemi.pretrain.params as _pretrain_params
 from nemi.pretrain.params import PretrainParams as _PretrainP
 
 
@@ -13,6 +16,7 @@ rule pretrain:
         boundary=pretrain_boundary,
         labels=pretrain_labels,
         manifest=lambda wc: manifest_path(wc.dataset),
+        init=pretrain_init_input,
     output:
         model=f"{OUT}/pretrain/{{pretraining}}/model.pt",
         epochs=f"{OUT}/pretrain/{{pretraining}}/epochs.csv",
@@ -29,7 +33,7 @@ rule pretrain:
         gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
     params:
         p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
-        train=lambda wc: json.dumps(DS(wc.dataset)["train"], sort_keys=True),
+        train=lambda wc: json.dumps(_pretrain_params.label_free(DS(wc.dataset)["train"]), sort_keys=True),
         model=model_params,
         out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}",
     shell:
