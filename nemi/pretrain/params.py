@@ -46,6 +46,7 @@ class PretrainParams:
     extra_losses: tuple[str, ...]
     classification: str
     seed: int
+    seeding: str
     train: Mapping[str, Any]
 
     def __post_init__(self) -> None:
