@@ -263,6 +263,11 @@ def test_verdict_is_computed_from_the_tables(world):
     assert " is better than rtd " in verdict(swapped_tal, swapped_tad, TAL, "demo")[0]
     assert "one seed on a side" in said[1]  # nemi_cross has one seed
     assert "by Welch's t-test over seeds" in said[0]
+    assert tal.set_index("experiment").loc["nemi_self", "pretrain_seeding"] == "per_run"
+    assert not any("shared pretraining run" in x for x in said)
+    shared = tal.copy()
+    shared.loc[shared["experiment"] == "nemi_self", "pretrain_seeding"] = "shared"
+    assert "one shared pretraining run (pretrain.seeding: shared)" in verdict(shared, tad, TAL, "demo")[0]
 
 
 def test_learning_curves_are_means_over_seeds(world):
