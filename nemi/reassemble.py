@@ -47,13 +47,12 @@ alike (so padding moves with its content and b' steps take b's mask, which is Tr
 Boundary scores are not re-normalised: they stay in [0, 1], but a channel whose maximum fell off
 the window no longer reaches 1. b' is cut from inside b, so the scores it carries are b's
 mid-activity ones: no start peak at its first step, no end peak at its last, and RTD-Net's input
-scaling (``s * start``, ``s * end``) damps it against every real activity. The ``prior`` rule says
-what its two ends get:
+scaling (``s * start``, ``s * end``) damps it against every real activity. The ``prior`` rule
+(``pretrain.splice_prior``; README gives the default and its measurement) says what its two ends get:
 
 - ``carry``: nothing more (b's scores at ``o`` and ``o + L - 1`` stay);
-- ``copy_ends`` (``pretrain.splice_prior``; README gives the default and its measurement): b's own start score (channel 0 at
-  ``start_b``) goes to b''s first step and b's end score (channel 1 at ``end_b - 1``) to its last
-  step, so b' begins and ends as b does. The steps around the splice keep what the index copy gave
+- ``copy_ends``: b's own start score (channel 0 at ``start_b``) goes to b''s first step and b's
+  end score (channel 1 at ``end_b - 1``) to its last step, so b' begins and ends as b does. The steps around the splice keep what the index copy gave
   them (the activity before p its end, the one after it its start). The prior is the TEM's, fitted
   on the unspliced pseudo activities; recomputing it on every drawn window would run the TEM inside
   the data loader, and the copied scores are what that TEM says at b's real bounds.
