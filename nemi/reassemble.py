@@ -51,15 +51,17 @@ scaling (``s * start``, ``s * end``) damps it against every real activity. The `
 (``pretrain.splice_prior``; README gives the default and its measurement) says what its two ends get:
 
 - ``carry``: nothing more (b's scores at ``o`` and ``o + L - 1`` stay);
-- ``copy_ends``: b's own start score (channel 0 at ``start_b``) goes to b''s first step and b's
-  end score (channel 1 at ``end_b - 1``) to its last step, so b' begins and ends as b does. The steps around the splice keep what the index copy gave
-  them (the activity before p its end, the one after it its start). The prior is the TEM's, fitted
-  on the unspliced pseudo activities; recomputing it on every drawn window would run the TEM inside
-  the data loader, and the copied scores are what that TEM says at b's real bounds.
+- ``copy_ends``: b's own start score (channel 0 at ``start_b``) goes to b''s first step and b's end
+  score (channel 1 at ``end_b - 1``) to its last step, so b' begins and ends as b does. The steps
+  around the splice keep what the index copy gave them (the activity before p its end, the one after
+  it its start). The prior is the TEM's, fitted on the unspliced pseudo activities; recomputing it
+  on every drawn window would run the TEM inside the data loader, and the copied scores are what
+  that TEM says at b's real bounds.
 
 The new targets keep the survivors' original order and b' is appended last, with b's label; the
-returned pair is ``(index of b, index of b')`` in them. ``segments`` (every segment meeting the window, for the boundary prior's labels) becomes the new
-targets as (start, end): a splice has no meaning for a segment crossing the window's edge.
+returned pair is ``(index of b, index of b')`` in them. ``segments`` (every segment meeting the
+window, for the boundary prior's labels) becomes the new targets as (start, end): a splice has no
+meaning for a segment crossing the window's edge.
 
 Worked example (W = 20, targets in steps A = [0, 4), B = [4, 10), C = [10, 14), D = [14, 18),
 real steps 0-17, padding 18-19; the draw picks b = B, L = 3, o = 5, so b' = steps 5, 6, 7).
