@@ -76,13 +76,13 @@ def test_tem_train_proposals_evaluation(rtd_run):
 
 def test_pretraining_feeds_fine_tuning(rtd_run):
     out = rtd_run / "results" / "tiny"
-    pre = json.loads((out / "pretrain" / "tiny_cnn" / "run.json").read_text())
+    pre = json.loads((out / "pretrain" / "tiny_cnn" / "seed0" / "run.json").read_text())
     assert pre["config"]["pretrain"]["labels"] == "cnn" and pre["config"]["model"]["classification"] == "bce"
     assert "contrastive" in pre["config"]["model"]["losses"]
     assert pre["objective"] == {"main": {"loss_ce": 1.0, "loss_bbox": 5.0, "loss_giou": 2.0, "loss_con": 1.0}}
     tuned = json.loads((out / "train" / "nemi" / "seed0" / "run.json").read_text())
     init = tuned["initialised"]
-    assert init["init"] == "results/tiny/pretrain/tiny_cnn/model.pt" and init["n_loaded"] > 0
+    assert init["init"] == "results/tiny/pretrain/tiny_cnn/seed0/model.pt" and init["n_loaded"] > 0
     assert "position_embedding.position_table" in init["loaded"]
     assert json.loads((out / "evaluation" / "nemi" / "seed0.thumos14.json").read_text())["n_videos"] == 2
 
@@ -158,7 +158,7 @@ def test_no_human_label_reaches_pretraining(tmp_path):
     (tmp_path / "random_rgb.pt").write_bytes(b"")  # dry runs only ask that the files exist
     (tmp_path / "fine_tuned.pt").write_bytes(b"")
     write_config(tmp_path, label_free_config())
-    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_cnn/model.pt", "results/tiny_tad.csv",
+    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_cnn/seed0/model.pt", "results/tiny_tad.csv",
                     "results/tiny_report.html", "-n", "-p", "--forceall")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = dry_run_jobs(res.stdout + res.stderr)
@@ -175,20 +175,22 @@ def test_no_human_label_reaches_pretraining(tmp_path):
 def test_a_pretraining_starts_from_another_pretraining_only(tmp_path):
     (tmp_path / "random_rgb.pt").write_bytes(b"")
     (tmp_path / "fine_tuned.pt").write_bytes(b"")
-    chain = {"dataset": "tiny", "labels": "cnn", "init": "results/tiny/pretrain/tiny_cnn/model.pt"}
+    chain = {"dataset": "tiny", "labels": "cnn", "init": "results/tiny/pretrain/tiny_cnn/seed0/model.pt"}
     write_config(tmp_path, label_free_config(tiny_chain=chain))
-    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/model.pt", "-n", "-p", "--forceall")
+    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/seed0/model.pt", "-n", "-p", "--forceall")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = dry_run_jobs(res.stdout + res.stderr)
     job = next(j for j in jobs if j["rule"] == "pretrain" and "tiny_chain" in j["output"][0])
     assert chain["init"] in job["input"]  # replacing it reruns the chained pretraining
     check_label_free(jobs)
     # A file the workflow makes from annotations, or the pretraining's own model, is refused before any job.
-    for init, message in (("results/tiny/train/nemi/seed0/model.pt", "is not a pretraining's model.pt"),
-                          ("./results/tiny/tem/boundary.h5", "is not a pretraining's model.pt"),
-                          ("results/tiny/pretrain/tiny_chain/model.pt", "is pretraining tiny_chain's own model.pt")):
+    not_one, itself = "is not a pretraining's model.pt", "is a run of pretraining tiny_chain itself"
+    for init, message in (("results/tiny/train/nemi/seed0/model.pt", not_one),
+                          ("./results/tiny/tem/boundary.h5", not_one),
+                          ("results/tiny/pretrain/tiny_cnn/seed0/epochs.csv", not_one),
+                          ("results/tiny/pretrain/tiny_chain/seed1/model.pt", itself)):
         write_config(tmp_path, label_free_config(tiny_chain={**chain, "init": init}))
-        res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/model.pt", "-n")
+        res = snakemake(tmp_path, "results/tiny/pretrain/tiny_chain/seed0/model.pt", "-n")
         assert res.returncode != 0 and f"pretrainings.tiny_chain.init: {init} {message}" in res.stdout + res.stderr
 
 

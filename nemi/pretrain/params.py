@@ -44,12 +44,14 @@ class PretrainParams:
     reassemble: str
     crop_min_fraction: float
     crop_max_fraction: float
+    splice_prior: str
     min_target_steps: int
     query_strategy: str
     contrastive: bool
     extra_losses: tuple[str, ...]
     classification: str
     seed: int
+    seeding: str
     init: str | None
     train: Mapping[str, Any]
 

@@ -2,8 +2,9 @@
 # the boundary prior is fitted on pseudo labels too), from random weights or from pretrain.init, another
 # pretraining's model.pt (an input: replacing it reruns the job). The train section it gets has no
 # train.pretrained, which is fine-tuning's and may have seen annotations. One job per entry of
-# `pretrainings`, shared by every experiment naming it: results/<dataset>/pretrain/<name>/ holds model.pt,
-# epochs.csv, learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
+# `pretrainings` and seed, shared by every experiment naming it (pretrain.seeding: per_run, one per
+# fine-tuning seed; shared, one): results/<dataset>/pretrain/<name>/seed<k>/ holds model.pt, epochs.csv,
+# learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
 
 import nemi.pretrain as _pretrain
 import nemi.pretrain.params as _pretrain_params
@@ -18,14 +19,14 @@ rule pretrain:
         manifest=lambda wc: manifest_path(wc.dataset),
         init=pretrain_init_input,
     output:
-        model=f"{OUT}/pretrain/{{pretraining}}/model.pt",
-        epochs=f"{OUT}/pretrain/{{pretraining}}/epochs.csv",
-        curve=f"{OUT}/pretrain/{{pretraining}}/learning_curve.png",
-        record=f"{OUT}/pretrain/{{pretraining}}/run.json",
+        model=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/model.pt",
+        epochs=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/epochs.csv",
+        curve=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/learning_curve.png",
+        record=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/run.json",
     log:
-        f"{LOGS}/pretrain/{{pretraining}}.log",
+        f"{LOGS}/pretrain/{{pretraining}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/pretrain/{{pretraining}}.tsv"
+        f"{BENCH}/pretrain/{{pretraining}}/seed{{seed}}.tsv"
     conda:
         "../../envs/nemi.yaml"
     threads: 1
@@ -35,7 +36,7 @@ rule pretrain:
         p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
         train=lambda wc: json.dumps(_pretrain_params.label_free(DS(wc.dataset)["train"]), sort_keys=True),
         model=model_params,
-        out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}",
+        out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}/seed{wc.seed}",
     shell:
         "nemi pretrain --features {input.features:q} --boundary {input.boundary:q} --pseudo-labels {input.labels:q}"
         " --manifest {input.manifest:q} --dataset {wildcards.dataset} --out-dir {params.out_dir:q}"
