@@ -219,12 +219,20 @@ def test_a_pretraining_shared_by_two_architectures_is_refused_naming_both_experi
     _check(cfg)
 
 
-def test_a_pretraining_on_features_of_another_width_is_refused_naming_both_keys():
+def test_a_pretraining_on_features_of_another_width_or_windows_of_another_length_is_refused_naming_both_keys():
     cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
     cfg["datasets"]["tiny2"]["model"]["input_dim"] = 1024
     with pytest.raises(NemiConfigError, match=r"pretrainings\.p2: its features, datasets\.tiny2\.model\.input_dim "
                                               r"1024, are not as wide as the model experiment x fine-tunes reads, "
                                               r"model\.input_dim 2048"):
+        _check(cfg)
+    # tiny2's windows are 12 steps, the model it pretrains for has a position table of 20.
+    cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
+    cfg["datasets"]["tiny2"]["model"]["window_steps"] = 12
+    cfg["datasets"]["tiny2"]["train"] = {"window_steps": 12}
+    with pytest.raises(NemiConfigError, match=r"pretrainings\.p2 \(dataset tiny2\): train\.window_steps \(12\) and "
+                                              r"model\.window_steps \(20, of the model experiment x fine-tunes from "
+                                              r"it\) must agree"):
         _check(cfg)
 
 
