@@ -101,8 +101,9 @@ def test_the_cross_dataset_row_needs_both_datasets_and_checks_with_them():
                      for f in ("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml"))
     cfg = deep_merge(deep_merge(deep_merge(base, th), an), cross)
     check(cfg, lambda n: effective_config(cfg, n))
+    eff = lambda n: effective_config(cfg, n)  # noqa: E731
     # A pretraining of its own, of Thumos14's architecture: ActivityNet's anet_hog has ActivityNet's.
-    assert init_model(cfg, "nemi_cross") == "results/anet/pretrain/anet_hog_thumos/model.pt"
+    assert init_model(cfg, "nemi_cross", 1, eff) == "results/anet/pretrain/anet_hog_thumos/seed1/model.pt"
     alone = deep_merge(deep_merge(base, th), cross)
     with pytest.raises(NemiConfigError, match="pretrainings.anet_hog_thumos.dataset: no dataset 'anet'"):
         check(alone, lambda n: effective_config(alone, n))
