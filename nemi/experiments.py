@@ -148,7 +148,7 @@ def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapp
     windows it trains on are as long as its model's position table, and a pseudo activity it learns from is
     at least one step of its grid (a shorter one is no target a window of steps can hold: re-assembling
     would stretch it to a whole step). Each refusal names both keys."""
-    from nemi.datasets import step_frames, step_key
+    from nemi.datasets import check_activity_floor
     from nemi.pretrain.params import PretrainParams
 
     where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
@@ -165,14 +165,8 @@ def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapp
         raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and model.window_steps "
                               f"({model['window_steps']}) must agree: the model's position table is one window long")
     grid = {"step_frames": fit.step_frames, "rescale_steps": fit.rescale_steps}
-    step = step_frames(dataset_config, grid)
-    shortest = (dataset_config["labels"].get(p.labels) or {}).get("min_activity_frames")
-    if step is not None and shortest is not None and shortest < step:
-        step_train = "pretrain.train" if "step_frames" in p.train else "train"
-        raise NemiConfigError(
-            f"{where}: labels.{p.labels}.min_activity_frames ({shortest}) is below one step of the pretraining's "
-            f"grid, {step_key(dataset_config, grid, step_train)} ({step} frames): a shorter pseudo activity is no "
-            f"target a window of steps can hold; raise labels.{p.labels}.min_activity_frames to {step} or more")
+    check_activity_floor(dataset_config, p.labels, grid, "pretrain.train" if "step_frames" in p.train else "train",
+                         where, "the pretraining's")
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:
