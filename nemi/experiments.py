@@ -203,7 +203,7 @@ def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapp
     would stretch it to a whole step). Each refusal names both keys. With ``effective`` (every dataset's
     merged config) its model is the one :func:`pretrain_model` gives, with the architecture of the experiments
     fine-tuning from it (refused there when they disagree); without, its own dataset's."""
-    from nemi.datasets import step_frames, step_key
+    from nemi.datasets import check_activity_floor
     from nemi.pretrain.params import PretrainParams
 
     where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
@@ -228,14 +228,8 @@ def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapp
         raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and {model_key} must agree: "
                               "the model's position table is one window long")
     grid = {"step_frames": fit.step_frames, "rescale_steps": fit.rescale_steps}
-    step = step_frames(dataset_config, grid)
-    shortest = (dataset_config["labels"].get(p.labels) or {}).get("min_activity_frames")
-    if step is not None and shortest is not None and shortest < step:
-        step_train = "pretrain.train" if "step_frames" in p.train else "train"
-        raise NemiConfigError(
-            f"{where}: labels.{p.labels}.min_activity_frames ({shortest}) is below one step of the pretraining's "
-            f"grid, {step_key(dataset_config, grid, step_train)} ({step} frames): a shorter pseudo activity is no "
-            f"target a window of steps can hold; raise labels.{p.labels}.min_activity_frames to {step} or more")
+    check_activity_floor(dataset_config, p.labels, grid, "pretrain.train" if "step_frames" in p.train else "train",
+                         where, "the pretraining's")
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:
