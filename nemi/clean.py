@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("clean", help="list or remove superseded training-run folders (runs/<config hash>/)")
     p.add_argument("--runs", action="store_true", required=True,
-                   help="superseded train/<experiment>/seed<n>/runs/<hash>/ and pretrain/<name>/runs/<hash>/ "
+                   help="superseded train/<experiment>/seed<n>/runs/<hash>/ and pretrain/<name>/seed<k>/runs/<hash>/ "
                         "folders: another config's run finished after they were last written")
     p.add_argument("paths", nargs="*", default=["results"], metavar="PATH",
                    help="folders to look below (default: results)")

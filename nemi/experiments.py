@@ -1,12 +1,13 @@
 """Experiments and pretrainings of a workflow config: what to run, where it goes, what the tables hold.
 
 An experiment fine-tunes RTD-Net on a dataset, from scratch or from a named NEMI pretraining,
-once per seed; a pretraining is named once and shared by every experiment naming it (one job).
+once per seed; a pretraining is named once and shared by every experiment naming it (one job per seed).
 An experiment of ``method: sliding_window`` trains nothing: its one run (seed 0) proposes multi-scale
 sliding windows (the tables' floor) and is detected, evaluated and tabulated as the trained runs.
 Paths, with ``d`` the dataset and ``e`` the experiment:
 
-- ``results/<pretraining dataset>/pretrain/<pretraining>/model.pt`` (one per pretraining)
+- ``results/<pretraining dataset>/pretrain/<pretraining>/seed<k>/model.pt``: one per fine-tuning seed k
+  (``pretrain.seeding: per_run``), or one at the pretraining's own seed (``shared``)
 - ``results/d/train/e/seed<n>/model.pt`` (none for sliding windows), ``proposals/e/seed<n>.csv``,
   ``detections/e/seed<n>.csv``
 - ``results/d/evaluation/e/seed<n>.<protocol>.json`` (AR@AN) and ``seed<n>.tad.json`` (mAP)
@@ -240,12 +241,35 @@ def train_section(dataset_config: Mapping[str, Any], seed: int) -> dict[str, Any
     return {**dataset_config["train"], "seed": int(seed)}
 
 
-def init_model(config: Mapping[str, Any], name: str) -> str | None:
-    """The pretrained checkpoint experiment ``name`` starts from, or None (from scratch)."""
+def pretrain_seed(section: Mapping[str, Any], seed: int) -> int:
+    """The seed of the pretraining run that a fine-tuning run of ``seed`` starts from (``pretrain.seeding``)."""
+    return int(seed) if section["seeding"] == "per_run" else int(section["seed"])
+
+
+def pretrain_run_section(section: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The pretrain section of pretraining run ``seed``: per_run sets its re-assembling and training seeds
+    to it; shared has one run, at its own seed, and refuses another."""
+    if section["seeding"] == "shared":
+        if int(seed) != int(section["seed"]):
+            raise NemiConfigError(f"pretraining seeding is shared at seed {section['seed']}: there is no run of "
+                                  f"seed {seed}")
+        return dict(section)
+    return {**section, "seed": int(seed), "train": {**dict(section.get("train") or {}), "seed": int(seed)}}
+
+
+def pretrain_dir(config: Mapping[str, Any], name: str, seed: int) -> str:
+    return f"results/{pretraining(config, name)['dataset']}/pretrain/{name}/seed{int(seed)}"
+
+
+def init_model(config: Mapping[str, Any], name: str, seed: int,
+               effective: Callable[[str], Mapping[str, Any]]) -> str | None:
+    """The pretrained checkpoint run ``seed`` of experiment ``name`` starts from, or None (from scratch).
+    ``effective`` gives a dataset's merged config (its pretrain section says how pretraining is seeded)."""
     e = experiment(config, name)
     if e["pretraining"] is None:
         return None
-    return f"results/{pretraining(config, e['pretraining'])['dataset']}/pretrain/{e['pretraining']}/model.pt"
+    section = pretrain_section(config, e["pretraining"], effective(pretraining(config, e["pretraining"])["dataset"]))
+    return f"{pretrain_dir(config, e['pretraining'], pretrain_seed(section, seed))}/model.pt"
 
 
 def config_hash(obj: Any) -> str:
@@ -278,7 +302,9 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
             pre = {"name": e["pretraining"], "dataset": entry["dataset"], "labels": section["labels"],
                    "query_strategy": section["query_strategy"], "contrastive": section["contrastive"],
                    "reassemble": section["reassemble"], "transductive": section["transductive"],
-                   "epochs_csv": f"results/{entry['dataset']}/pretrain/{e['pretraining']}/epochs.csv"}
+                   "seeding": section["seeding"],
+                   "runs": [{"seed": k, "epochs": f"{pretrain_dir(config, e['pretraining'], k)}/epochs.csv"}
+                            for k in sorted({pretrain_seed(section, s) for s in e["seeds"]})]}
         windows = None if is_trained(e) else as_dict(sliding_window_params(config, name))
         experiments[name] = {"group": e["group"], "label": e["label"], "ablation": e["ablation"],
                              "method": e["method"], "sliding_window": windows, "pretraining": pre,

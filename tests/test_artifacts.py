@@ -129,7 +129,7 @@ def test_clean_runs_lists_superseded_run_folders_and_removes_them_with_yes(tmp_p
     current = _run_folder(seed, "c" * 16, finished - 10)
     newer = _run_folder(seed, "b" * 16, finished + 100)  # a newer config's killed run: resumed next time
     odd = _run_folder(seed, "d" * 16, finished - 100, files=("checkpoint.pt", "notes.txt"))
-    pre = tmp_path / "results" / "demo" / "pretrain" / "nemi"
+    pre = tmp_path / "results" / "demo" / "pretrain" / "nemi" / "seed0"
     pre.mkdir(parents=True)
     (pre / "run.json").write_text(json.dumps({"config_hash": "e" * 16}))
     pre_old = _run_folder(pre, "f" * 16, (pre / "run.json").stat().st_mtime - 100)

@@ -35,18 +35,36 @@ def _cfg(**changes):
     return cfg
 
 
-def test_runs_per_seed_and_one_pretraining_shared(tmp_path):
+def test_runs_per_seed_and_a_pretraining_run_per_seed_shared_by_experiments(tmp_path):
     _write(tmp_path, _cfg())
     res = snakemake(tmp_path, TARGET, "-n")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = planned_jobs(res.stdout)
-    # Table 1: rtd x2, a x2, b x1 = 5 runs; a and b share one pretraining; the ablation is not in _tad.csv.
-    assert (jobs["train"], jobs["pretrain"], jobs["proposals"], jobs["evaluate_run_detections"]) == (5, 1, 5, 5)
+    # Table 1: rtd x2, a x2, b x1 = 5 runs; a and b share tiny_cnn, pretrained once per seed (0 and 1);
+    # the ablation is not in _tad.csv.
+    assert (jobs["train"], jobs["pretrain"], jobs["proposals"], jobs["evaluate_run_detections"]) == (5, 2, 5, 5)
     assert jobs["tem_pseudo"] == 1 and jobs["report_tables"] == 1
     res = snakemake(tmp_path, "results/tiny_ablations.csv", "-n")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = planned_jobs(res.stdout)
-    assert (jobs["train"], jobs["pretrain"]) == (6, 2)
+    assert (jobs["train"], jobs["pretrain"]) == (6, 3)
+
+
+def test_a_shared_pretraining_is_one_run_every_seed_fine_tunes_from(tmp_path):
+    from nemi.experiments import init_model
+
+    cfg = _cfg()
+    cfg["pretrainings"]["tiny_cnn"].update(seeding="shared", seed=3)
+    eff = lambda n: effective_config(cfg, n)  # noqa: E731
+    assert {init_model(cfg, "a", s, eff) for s in (0, 1)} == {"results/tiny/pretrain/tiny_cnn/seed3/model.pt"}
+    assert init_model(cfg, "c", 1, eff) == "results/tiny/pretrain/tiny_nocon/seed1/model.pt"
+    assert init_model(cfg, "rtd", 0, eff) is None
+    _write(tmp_path, cfg)
+    res = snakemake(tmp_path, TARGET, "-n")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert planned_jobs(res.stdout)["pretrain"] == 1
+    res = snakemake(tmp_path, "results/tiny/pretrain/tiny_cnn/seed0/model.pt", "-n")
+    assert res.returncode != 0 and "seeding is shared at seed 3: there is no run of seed 0" in res.stdout + res.stderr
 
 
 def test_index_lists_every_run_and_its_pretraining():
@@ -57,6 +75,8 @@ def test_index_lists_every_run_and_its_pretraining():
     assert [(r["seed"]) for r in idx["experiments"]["rtd"]["runs"]] == [0, 1]
     assert idx["experiments"]["a"]["pretraining"]["labels"] == "cnn"
     assert idx["experiments"]["c"]["pretraining"]["contrastive"] is False
+    assert [r["epochs"] for r in idx["experiments"]["a"]["pretraining"]["runs"]] == [
+        f"results/tiny/pretrain/tiny_cnn/seed{k}/epochs.csv" for k in (0, 1)]
     assert idx["experiments"]["rtd"]["pretraining"] is None and len(idx["config_hash"]) == 16
     assert runs(cfg, "tiny", "table1") == [("rtd", 0), ("rtd", 1), ("a", 0), ("a", 1), ("b", 0)]
 

@@ -105,7 +105,8 @@ def test_the_cross_dataset_row_needs_both_datasets_and_checks_with_them():
                      for f in ("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml"))
     cfg = deep_merge(deep_merge(deep_merge(base, th), an), cross)
     check(cfg, lambda n: effective_config(cfg, n))
-    assert init_model(cfg, "thumos_nemi_cross") == "results/anet/pretrain/anet_hog/model.pt"
+    eff = lambda n: effective_config(cfg, n)  # noqa: E731
+    assert init_model(cfg, "thumos_nemi_cross", 1, eff) == "results/anet/pretrain/anet_hog/seed1/model.pt"
     alone = deep_merge(deep_merge(base, th), cross)
     with pytest.raises(NemiConfigError, match="experiments.thumos_nemi_cross.pretraining: no pretraining 'anet_hog'"):
         check(alone, lambda n: effective_config(alone, n))

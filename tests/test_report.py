@@ -129,9 +129,11 @@ def world(tmp_path_factory):
         pretraining = None if pre_ds is None else {
             "name": f"{pre_ds}_{labels}{'' if contrastive else '_nocon'}", "dataset": pre_ds, "labels": labels,
             "query_strategy": "localisation", "contrastive": contrastive, "reassemble": "insert",
-            "transductive": False, "epochs_csv": None if name == "nemi_cross" else str(d / name / "pretrain.csv")}
-        if pretraining and pretraining["epochs_csv"]:
-            _epochs(np.random.default_rng(7), 6).to_csv(pretraining["epochs_csv"], index=False)
+            "transductive": False, "seeding": "per_run",
+            "runs": [] if name == "nemi_cross" else [{"seed": s, "epochs": str(d / name / f"pretrain{s}.csv")}
+                                                     for s in (0, 1)]}
+        for k, run in enumerate(pretraining["runs"] if pretraining else []):
+            _epochs(np.random.default_rng(7 + k), 6).to_csv(run["epochs"], index=False)
         experiments[name] = {"group": group, "label": name.replace("_", " "), "ablation": ablation,
                              "pretraining": pretraining, "runs": runs}
     index = {"dataset": "demo", "config_hash": "0123456789abcdef", "tal_protocols": list(TAL),
@@ -261,6 +263,11 @@ def test_verdict_is_computed_from_the_tables(world):
     assert " is better than rtd " in verdict(swapped_tal, swapped_tad, TAL, "demo")[0]
     assert "one seed on a side" in said[1]  # nemi_cross has one seed
     assert "by Welch's t-test over seeds" in said[0]
+    assert tal.set_index("experiment").loc["nemi_self", "pretrain_seeding"] == "per_run"
+    assert not any("shared pretraining run" in x for x in said)
+    shared = tal.copy()
+    shared.loc[shared["experiment"] == "nemi_self", "pretrain_seeding"] = "shared"
+    assert "one shared pretraining run (pretrain.seeding: shared)" in verdict(shared, tad, TAL, "demo")[0]
 
 
 def test_learning_curves_are_means_over_seeds(world):

@@ -74,20 +74,20 @@ def test_tem_train_proposals_evaluation(rtd_run):
 
 def test_pretraining_feeds_fine_tuning(rtd_run):
     out = rtd_run / "results" / "tiny"
-    pre = json.loads((out / "pretrain" / "tiny_cnn" / "run.json").read_text())
+    pre = json.loads((out / "pretrain" / "tiny_cnn" / "seed0" / "run.json").read_text())
     assert pre["config"]["pretrain"]["labels"] == "cnn" and pre["config"]["model"]["classification"] == "bce"
     assert "contrastive" in pre["config"]["model"]["losses"]
     assert pre["objective"] == {"main": {"loss_ce": 1.0, "loss_bbox": 5.0, "loss_giou": 2.0, "loss_con": 1.0}}
     tuned = json.loads((out / "train" / "nemi" / "seed0" / "run.json").read_text())
     init = tuned["initialised"]
-    assert init["init"] == "results/tiny/pretrain/tiny_cnn/model.pt" and init["n_loaded"] > 0
+    assert init["init"] == "results/tiny/pretrain/tiny_cnn/seed0/model.pt" and init["n_loaded"] > 0
     assert "position_embedding.position_table" in init["loaded"]
     assert json.loads((out / "evaluation" / "nemi" / "seed0.thumos14.json").read_text())["n_videos"] == 2
 
 
 def test_no_human_label_reaches_pretraining(rtd_run):
     """Every input of the pretrain job and of the prior it uses, read off the DAG: no annotation file."""
-    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/model.pt", "results/tiny/train/rtd/seed0/model.pt",
+    res = snakemake(rtd_run, "results/tiny/pretrain/tiny_cnn/seed0/model.pt", "results/tiny/train/rtd/seed0/model.pt",
                     "-n", "--forceall")
     assert res.returncode == 0, res.stderr[-3000:]
     lines = (res.stdout + res.stderr).splitlines()

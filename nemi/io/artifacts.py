@@ -30,7 +30,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"pseudo_labels/[^/]+\.json", "pseudo_labels"),
     (r"tem/boundary\.h5", "tem"),
     (r"tem/pseudo_[^/]+\.h5", "tem_pseudo"),
-    (r"pretrain/[^/]+/[^/]+", "pretrain"),
+    (r"pretrain/[^/]+/seed\d+/[^/]+", "pretrain"),
     (r"train/[^/]+/seed\d+/[^/]+", "train"),
     (r"proposals/[^/]+/seed\d+\.[^/]+", "proposals proposals_sliding_window"),
     (r"classify/[^/]+", "classify"),
@@ -41,8 +41,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"evaluation/[^/]+\.(json|csv)", "evaluate_predictions"),
     (r"report/index\.json", "report_index"),
 )
-# A training run's resume state: train/<experiment>/seed<n>/runs/<hash>/..., pretrain/<name>/runs/<hash>/...
-_RUN_DIR = re.compile(r"((?:train/[^/]+/seed\d+|pretrain/[^/]+)/runs/[^/]+)/.+")
+# A training run's resume state: train/<experiment>/seed<n>/runs/<hash>/..., pretrain/<name>/seed<k>/runs/<hash>/...
+_RUN_DIR = re.compile(r"((?:train/[^/]+/seed\d+|pretrain/[^/]+/seed\d+)/runs/[^/]+)/.+")
 # The converted I3D weights (config `weights.i3d_kinetics400_rgb`, rule i3d_weights).
 _I3D_WEIGHTS = "i3d_kinetics400_rgb.pt"
 

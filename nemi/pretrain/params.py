@@ -40,12 +40,14 @@ class PretrainParams:
     reassemble: str
     crop_min_fraction: float
     crop_max_fraction: float
+    splice_prior: str
     min_target_steps: int
     query_strategy: str
     contrastive: bool
     extra_losses: tuple[str, ...]
     classification: str
     seed: int
+    seeding: str
     train: Mapping[str, Any]
 
     def __post_init__(self) -> None:

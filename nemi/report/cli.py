@@ -147,12 +147,13 @@ def _html(args: argparse.Namespace) -> int:
                                "Figure 3: fine-tuning, held-out AR@AN per epoch (training videos held out for model "
                                "selection, never the test split), mean over seeds, band: std",
                                "no run's epochs.csv has held-out AR columns (trained without held-out videos)"))
-    pre = {e["pretraining"]["name"]: [{"epochs": e["pretraining"]["epochs_csv"]}] for e in table1.values()
-           if e["pretraining"] and e["pretraining"].get("epochs_csv")}
+    pre = {e["pretraining"]["name"]: e["pretraining"]["runs"] for e in table1.values()
+           if e["pretraining"] and e["pretraining"].get("runs")}
     fig = F.learning_figure(pre, "pretraining, held-out") if pre else None
     blocks.append(figure_block("pretraining", None if fig is None else F.png_data_uri(fig),
                                "Pretraining: AR@AN per epoch on held-out videos against their pseudo activities "
-                               "(not ground truth), one run per pretraining",
+                               "(not ground truth), mean over a pretraining's runs (one per seed when seeded per run), "
+                               "band: std",
                                "no Table 1 pretraining lists an epochs.csv with held-out AR columns"))
     name, exp, run = _run_of(index, args.experiment, args.seed)
     which = f"{exp['label']} ({name}), seed {run['seed']}"

@@ -203,8 +203,10 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
         a_tad = tad[tad["experiment"] == name].iloc[0]
         wins, parts = _judge(a_tal, a_tad, rtd_tal, rtd_tad, ar_col)
         judged = "better than" if all(wins) else "not better than" if not any(wins) else "not uniformly better than"
+        shared = (" Its seeds fine-tune one shared pretraining run (pretrain.seeding: shared), so its spread "
+                  "leaves the pretraining's out." if str(a_tal.get("pretrain_seeding", "")) == "shared" else "")
         out.append(f"On {dataset}, {a_tal['label']} ({name}) is {judged} {rtd_tal['label']} "
-                   f"({rtd_tal['experiment']}): " + "; ".join(parts) + ".")
+                   f"({rtd_tal['experiment']}): " + "; ".join(parts) + "." + shared)
     return out
 
 

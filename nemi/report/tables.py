@@ -17,7 +17,8 @@ Snakemake workflow writes them)::
                   "pretraining": null | {"name": "demo_hog", "dataset": "demo", "labels": "hog",
                                          "query_strategy": "localisation", "contrastive": true,
                                          "reassemble": "insert", "transductive": false,
-                                         "epochs_csv": "results/demo/pretrain/demo_hog/epochs.csv"},
+                                         "seeding": "per_run" | "shared",
+                                         "runs": [{"seed": 0, "epochs": ".../pretrain/demo_hog/seed0/epochs.csv"}]},
                   "runs": [{"seed": 0, "run": ".../run.json", "epochs": ".../epochs.csv", "model": ".../model.pt",
                             "proposals_csv": ".../seed0.csv", "tal": {"<protocol>": ".../eval.json"},
                             "tad": ".../eval_tad.json"}]}}}
@@ -26,7 +27,8 @@ Snakemake workflow writes them)::
 ``tad`` are what ``nemi evaluate proposals|detections --json`` writes; ``epochs`` is the
 training's ``epochs.csv`` (Figure 3 reads its ``val_AR@<n>`` columns); ``model`` (read only for
 the attention map) and ``proposals_csv`` (the timelines) are read by ``nemi report html``. A
-group ``ablations`` entry names its ``ablation`` kind. ``pretraining.epochs_csv`` is not read yet.
+group ``ablations`` entry names its ``ablation`` kind. ``pretraining.runs`` are the pretraining runs the
+experiment's seeds start from (one per seed with ``seeding: per_run``); the report draws their curves.
 A ``sliding_window`` experiment trains nothing: its one run has ``run``, ``epochs`` and ``model``
 null, its rows say ``checkpoint_rule`` "none (no training)", and the report draws no learning curve
 or attention map of it.
@@ -71,8 +73,8 @@ ABLATIONS = ("decomposition", "query", "contrastive", "reassemble")
 ABLATION_SWITCH = {"decomposition": "decomposition", "query": "query_strategy", "contrastive": "contrastive",
                    "reassemble": "reassemble"}
 IDENTITY = ("experiment", "label", "method", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
-            "contrastive", "reassemble", "transductive", "n_seeds", "seeds", "checkpoint_rule", "config_hash",
-            "run_config_hashes", "data")
+            "contrastive", "reassemble", "transductive", "pretrain_seeding", "n_seeds", "seeds", "checkpoint_rule",
+            "config_hash", "run_config_hashes", "data")
 PRETRAIN_KEYS = ("name", "dataset", "labels", "query_strategy", "contrastive", "reassemble", "transductive")
 RUN_KEYS = ("seed", "run", "epochs", "proposals_csv", "tal", "tad")
 METHODS = ("rtd", "sliding_window")
@@ -198,6 +200,8 @@ def identity(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dic
         "pretrain_dataset": _text(pre.get("dataset")), "decomposition": _text(pre.get("labels")),
         "query_strategy": _text(pre.get("query_strategy")), "contrastive": _text(pre.get("contrastive")),
         "reassemble": _text(pre.get("reassemble")), "transductive": _text(pre.get("transductive")),
+        # per_run: each seed's own pretraining (the spread includes it); shared: one for every seed
+        "pretrain_seeding": _text(pre.get("seeding")),
         "n_seeds": len(exp["runs"]), "seeds": ";".join(str(r["seed"]) for r in exp["runs"]),
         "checkpoint_rule": " | ".join(dict.fromkeys(rules)), "config_hash": index["config_hash"],
         "run_config_hashes": ";".join(hashes),

@@ -399,7 +399,8 @@ def _pretraining_of(wildcards):
 
 
 def pretrain_section(wildcards):
-    return _pretraining_of(wildcards)
+    """The pretrain section of the wanted pretraining run (its seed: pretrain.seeding)."""
+    return _checked(_experiments_mod.pretrain_run_section)(_pretraining_of(wildcards), int(wildcards.seed))
 
 
 def pretrain_labels(wildcards):
@@ -417,7 +418,7 @@ def init_input(wildcards):
     e = _checked(_experiments_mod.experiment)(config, wildcards.experiment)
     if e["dataset"] != wildcards.dataset:
         raise WorkflowError(f"experiment {wildcards.experiment} is of dataset {e['dataset']}, not {wildcards.dataset}")
-    path = _experiments_mod.init_model(config, wildcards.experiment)
+    path = _experiments_mod.init_model(config, wildcards.experiment, int(wildcards.seed), DS)
     return [path] if path else []
 
 
@@ -484,9 +485,10 @@ def report_run_files(name, with_ablations=False):
                 files += [paths["run"], paths["epochs"], paths["model"]]
             files += [paths["proposals_csv"], paths["tad"], *paths["tal"].values()]
     for exp in _experiments_mod.of_dataset(config, name, None if with_ablations else "table1"):
-        path = _experiments_mod.init_model(config, exp)
-        if path:  # the pretraining's own learning curve is drawn too
-            files.append(str(Path(path).with_name("epochs.csv")))
+        for seed in _experiments_mod.experiment(config, exp)["seeds"]:
+            path = _experiments_mod.init_model(config, exp, seed, DS)
+            if path:  # the pretraining's own learning curve is drawn too
+                files.append(str(Path(path).with_name("epochs.csv")))
     return sorted(set(files))
 
 

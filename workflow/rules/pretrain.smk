@@ -1,7 +1,8 @@
 # NEMI pretraining: RTD-Net on a dataset's pseudo activities alone (no annotation file among the inputs;
-# the boundary prior is fitted on pseudo labels too). One job per entry of `pretrainings`, shared by
-# every experiment naming it: results/<dataset>/pretrain/<name>/ holds model.pt, epochs.csv,
-# learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
+# the boundary prior is fitted on pseudo labels too). One job per entry of `pretrainings` and seed, shared
+# by every experiment naming it (pretrain.seeding: per_run, one per fine-tuning seed; shared, one):
+# results/<dataset>/pretrain/<name>/seed<k>/ holds model.pt, epochs.csv, learning_curve.png, run.json,
+# and runs/<config hash>/ the checkpoints a killed run resumes from.
 
 import nemi.pretrain as _pretrain
 from nemi.pretrain.params import PretrainParams as _PretrainP
@@ -14,14 +15,14 @@ rule pretrain:
         labels=pretrain_labels,
         manifest=lambda wc: manifest_path(wc.dataset),
     output:
-        model=f"{OUT}/pretrain/{{pretraining}}/model.pt",
-        epochs=f"{OUT}/pretrain/{{pretraining}}/epochs.csv",
-        curve=f"{OUT}/pretrain/{{pretraining}}/learning_curve.png",
-        record=f"{OUT}/pretrain/{{pretraining}}/run.json",
+        model=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/model.pt",
+        epochs=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/epochs.csv",
+        curve=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/learning_curve.png",
+        record=f"{OUT}/pretrain/{{pretraining}}/seed{{seed}}/run.json",
     log:
-        f"{LOGS}/pretrain/{{pretraining}}.log",
+        f"{LOGS}/pretrain/{{pretraining}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/pretrain/{{pretraining}}.tsv"
+        f"{BENCH}/pretrain/{{pretraining}}/seed{{seed}}.tsv"
     conda:
         "../../envs/nemi.yaml"
     threads: 1
@@ -31,7 +32,7 @@ rule pretrain:
         p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
         train=lambda wc: json.dumps(DS(wc.dataset)["train"], sort_keys=True),
         model=model_params,
-        out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}",
+        out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}/seed{wc.seed}",
     shell:
         "nemi pretrain --features {input.features:q} --boundary {input.boundary:q} --pseudo-labels {input.labels:q}"
         " --manifest {input.manifest:q} --dataset {wildcards.dataset} --out-dir {params.out_dir:q}"
