@@ -105,6 +105,14 @@ def data_identity(files: Mapping[str, str | os.PathLike]) -> dict[str, str]:
     return {f"{name}_sha256": sha256_file(path) for name, path in files.items()}
 
 
+def _sha256(path: str | os.PathLike) -> str:
+    from nemi.io.provenance import sha256_file
+
+    if not Path(path).is_file():
+        raise NemiInputError(f"{path}: checkpoint to start from not found")
+    return sha256_file(path)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -189,6 +197,11 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     config = {**merged_config(params, dict(model_section)), **json.loads(json.dumps(dict(config_extra or {})))}
     if init is not None:
         config["init"] = str(init)
+    # The weights a run starts from belong to its identity: a retrained pretraining at the same path must
+    # not let the fine-tuning resume (or call finished) a run that started from the old weights.
+    for key, path in (("init", init), ("pretrained", params.pretrained)):
+        if path is not None:
+            config[f"{key}_sha256"] = _sha256(path)
     if data:
         config["data"] = dict(data)
     chash = config_hash(config)
