@@ -22,11 +22,14 @@ from nemi.windows import build_windows
 def pretrain(features, boundary, activities: Annotations, activity_table: pd.DataFrame, videos: list[str],
              params: PretrainParams, train_section: Mapping[str, Any], model_section: Mapping[str, Any],
              out_dir: str | os.PathLike, *, run_dir: str | os.PathLike | None = None,
-             stop_after_epochs: int | None = None, record: Mapping[str, Any] | None = None) -> torch.nn.Module | None:
+             stop_after_epochs: int | None = None, record: Mapping[str, Any] | None = None,
+             data: Mapping[str, str] | None = None) -> torch.nn.Module | None:
     """Pretrain on ``videos``' pseudo activities; a held-out share of them (their pseudo activities) chooses
     checkpoints. ``train_section`` and ``model_section`` are the dataset's; the pretraining's own
-    overrides and switches come from ``params``. Its start is random weights or ``params.init``, a
-    checkpoint whose own record says it is a label-free pretraining (anything else is refused)."""
+    overrides and switches come from ``params``; ``data``: the digests of its manifest and pseudo labels
+    (``nemi.fit.loop.data_identity``), part of the run's identity. Its start is random weights or
+    ``params.init``, a checkpoint whose own record says it is a label-free pretraining (anything else is
+    refused)."""
     fitting = params.fit_params(train_section)
     init_kind = require_pretraining(params.init, "pretrain.init") if params.init else None
     wp = fitting.windows()
@@ -43,7 +46,7 @@ def pretrain(features, boundary, activities: Annotations, activity_table: pd.Dat
     return fit(source, holdout, activity_table[activity_table["video_id"].isin(held)],
                fitting, model, out_dir, run_dir=run_dir,
                stop_after_epochs=stop_after_epochs, collate_fn=collate_pretrain, init=params.init,
-               config_extra={"pretrain": as_dict(params)}, record=run, stage="pretrain", version=VERSION)
+               config_extra={"pretrain": as_dict(params)}, record=run, stage="pretrain", version=VERSION, data=data)
 
 
 def _default_queries() -> int:
