@@ -57,7 +57,7 @@ def main() -> None:
     nemi_crit = build_criterion(nemi_p)
     model.to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
-    rp = ReassembleParams(args.mode, 0.25, 0.75, 2)
+    rp = ReassembleParams(args.mode, 0.25, 0.75, 2, "copy_ends")
     order = rng.permutation(len(ds))
     cursor = 0
 

@@ -84,6 +84,12 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     for e in eff["evaluation"]["predictions"].values():
         if e.get("videos") is None:
             e["videos"] = eff["evaluation"]["videos"]
+    # A pseudo activity is at least one step of the grid its pretraining cuts the features into, unless the
+    # config says otherwise (and check_rules then holds it to that step).
+    shortest = activity_floor_frames(eff)
+    for kind, section in eff["labels"].items():
+        if isinstance(section, dict) and kind != "kinds" and section.get("min_activity_frames", 0) is None:
+            section["min_activity_frames"] = shortest
     return eff
 
 
@@ -206,6 +212,38 @@ def step_frames(eff: Mapping[str, Any], train: Mapping[str, Any]) -> int | None:
     return int(eff["features"]["snippet_frames"])
 
 
+def pretraining_grid(eff: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The grid keys a pretraining on the dataset runs on unless its entry overrides them (its pretrain
+    section's ``train``, else the dataset's ``train``), and the section that holds ``step_frames``, for messages."""
+    own = eff["pretrain"].get("train") or {}
+    grid = {k: own.get(k, eff["train"].get(k)) for k in ("step_frames", "rescale_steps")}
+    return grid, "pretrain.train" if "step_frames" in own else "train"
+
+
+def activity_floor_frames(eff: Mapping[str, Any]) -> int:
+    """The shortest pseudo activity, in frames, where ``labels.<kind>.min_activity_frames`` is null: one step
+    of the pretraining's grid; one feature snippet where a step is a share of each video (``rescale_steps``),
+    the shortest stretch the features tell apart."""
+    grid, _ = pretraining_grid(eff)
+    step = step_frames(eff, grid)
+    return step if step is not None else step_frames(eff, {})
+
+
+def check_activity_floor(eff: Mapping[str, Any], kind: str, grid: Mapping[str, Any], train_key: str,
+                         where: str, whose: str) -> None:
+    """Refuse pseudo activities of ``kind`` shorter than one step of ``grid`` (a shorter one is no target a
+    window of steps can hold: re-assembling would stretch it to a whole step), naming both keys. A step that
+    is a share of each video (``rescale_steps``) has no length in frames to compare."""
+    step = step_frames(eff, grid)
+    shortest = (eff["labels"].get(kind) or {}).get("min_activity_frames")
+    if step is not None and shortest is not None and shortest < step:
+        raise NemiConfigError(
+            f"{where}: labels.{kind}.min_activity_frames ({shortest}) is below one step of {whose} grid, "
+            f"{step_key(eff, grid, train_key)} ({step} frames): a shorter pseudo activity is no target a window "
+            f"of steps can hold; raise labels.{kind}.min_activity_frames to {step} or more (or leave it out: "
+            "its default is one step)")
+
+
 def step_key(eff: Mapping[str, Any], train: Mapping[str, Any], train_key: str = "train") -> str:
     """The config key :func:`step_frames` read, for messages."""
     if train.get("step_frames"):
@@ -228,6 +266,9 @@ def check_rules(eff: Mapping[str, Any]) -> None:
         # Today the boundary prior (tem) runs on train.window_steps first, and only train then fails.
         raise NemiConfigError(f"{key}: train.window_steps ({train['window_steps']}) and model.window_steps "
                               f"({model_steps}) must agree: the model's position table is one window long")
+    grid, grid_key = pretraining_grid(eff)
+    for kind in eff["labels"]["kinds"]:
+        check_activity_floor(eff, kind, grid, grid_key, key, "the dataset's")
     if model.get("query_strategy", "localisation") == "activity_query":
         # The model section is also what fine-tuning and inference build: there the activity projection
         # would be an untrained layer, and a pretraining takes its strategy from pretrain.query_strategy.

@@ -28,7 +28,8 @@ from typing import Any
 
 from nemi.datasets import data_label, deep_merge
 from nemi.errors import NemiConfigError
-from nemi.params import as_dict, build, schema
+from nemi.model.params import ARCHITECTURE_FIELDS
+from nemi.params import as_dict, build, defaults, schema
 from nemi.proposals.params import SlidingWindowParams
 
 SLIDING_WINDOW = "sliding_window"
@@ -87,6 +88,56 @@ def pretrain_section(config: Mapping[str, Any], name: str, dataset_config: Mappi
     return deep_merge(dataset_config["pretrain"], entry)
 
 
+# What a pretraining takes from the experiments that fine-tune from it: every model setting that gives a
+# weight its shape or changes what the weights compute (nemi.model.params.ARCHITECTURE_FIELDS), so that all
+# of them carry over; the query strategy is the pretraining's own switch (its extra layer is left behind).
+TRANSFERRED = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
+
+
+def fine_tuned_from(config: Mapping[str, Any], name: str) -> list[str]:
+    """The experiments that fine-tune from pretraining ``name``, in config order."""
+    return [n for n in (config.get("experiments") or {}) if experiment(config, n)["pretraining"] == name]
+
+
+def pretrain_model(config: Mapping[str, Any], name: str,
+                   effective: Callable[[str], Mapping[str, Any]]) -> dict[str, Any]:
+    """The model section pretraining ``name`` builds its network with: its own dataset's, with the architecture
+    (:data:`TRANSFERRED`) of the experiments that fine-tune from it, so that fine-tuning loads every weight
+    but the pretraining-only ones (a pretraining on ActivityNet for Thumos14 has Thumos14's queries and
+    encoder). Its training settings (dropout, matching, loss weights) and its data (features, grid) stay its
+    own dataset's. With no experiment fine-tuning from it: its own dataset's model. Refused, naming both
+    experiments, when two of them fine-tune models of different architectures (one pretraining trains one),
+    and when its features are not as wide as the model they feed (model.input_dim)."""
+    entry = pretraining(config, name)
+    own = {**defaults("model"), **effective(entry["dataset"])["model"]}
+    users = fine_tuned_from(config, name)
+    if not users:
+        return own
+    arch = {}
+    for n in users:
+        model = {**defaults("model"), **effective(experiment(config, n)["dataset"])["model"]}
+        arch[n] = {k: model[k] for k in TRANSFERRED}
+    first = users[0]
+    for other in users[1:]:
+        diff = [k for k in TRANSFERRED if arch[other][k] != arch[first][k]]
+        if diff:
+            a, b = (experiment(config, n)["dataset"] for n in (first, other))
+            listed = ", ".join(f"{_model_key(config, a, k)} {arch[first][k]} against {_model_key(config, b, k)} "
+                               f"{arch[other][k]}" for k in diff)
+            raise NemiConfigError(
+                f"config: pretrainings.{name} is fine-tuned by experiments {first} (dataset {a}) and {other} "
+                f"(dataset {b}), of two architectures ({listed}): a pretraining trains one architecture, so one of "
+                "them would not load its weights; give each architecture a pretraining of its own under pretrainings")
+    target = experiment(config, first)["dataset"]
+    if arch[first]["input_dim"] != own["input_dim"]:
+        raise NemiConfigError(
+            f"config: pretrainings.{name}: its features, {_model_key(config, entry['dataset'], 'input_dim')} "
+            f"{own['input_dim']}, are not as wide as the model experiment {first} fine-tunes reads, "
+            f"{_model_key(config, target, 'input_dim')} {arch[first]['input_dim']}: the input projection could "
+            "not carry over")
+    return {**own, **arch[first]}
+
+
 def check(config: Mapping[str, Any], effective: Callable[[str], Mapping[str, Any]]) -> None:
     """Refuse, before any job, an experiment or pretraining that names an unknown dataset or pretraining,
     or whose settings do not build; ``effective(name)`` is a dataset's merged config. The workflow runs
@@ -123,7 +174,7 @@ def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[
     used = {experiment(config, n)["pretraining"] for n in named}
     for name, entry in pretrainings.items():  # in config order: the first one written is reported first
         if entry["dataset"] == dataset or name in used:
-            check_pretraining(config, name, effective(entry["dataset"]))
+            check_pretraining(config, name, effective(entry["dataset"]), effective)
     eff = effective(dataset)
     for name in named:
         e = experiment(config, name)
@@ -144,36 +195,41 @@ def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
     return f"datasets.{dataset}.model.{key}" if key in own else f"model.{key}"
 
 
-def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any]) -> None:
+def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any],
+                      effective: Callable[[str], Mapping[str, Any]] | None = None) -> None:
     """Pretraining ``name`` builds on its dataset's merged config, and its keys agree with each other: the
     windows it trains on are as long as its model's position table, and a pseudo activity it learns from is
     at least one step of its grid (a shorter one is no target a window of steps can hold: re-assembling
-    would stretch it to a whole step). Each refusal names both keys."""
-    from nemi.datasets import step_frames, step_key
+    would stretch it to a whole step). Each refusal names both keys. With ``effective`` (every dataset's
+    merged config) its model is the one :func:`pretrain_model` gives, with the architecture of the experiments
+    fine-tuning from it (refused there when they disagree); without, its own dataset's."""
+    from nemi.datasets import check_activity_floor
     from nemi.pretrain.params import PretrainParams
 
     where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
     section = pretrain_section(config, name, dataset_config)
+    # Named in a refusal: an experiment on another dataset whose architecture the pretraining takes.
+    users = [n for n in (fine_tuned_from(config, name) if effective is not None else [])
+             if experiment(config, n)["dataset"] != dataset_config["dataset"]]
+    own = pretrain_model(config, name, effective) if effective is not None else dataset_config["model"]
     try:
         p = PretrainParams.from_dict(section)
         fit = p.fit_params(dataset_config["train"])
-        model = p.model_section(dataset_config["model"])
+        model = p.model_section(own)
     except (NemiConfigError, ValueError) as err:
         raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
-    # The keys as the user wrote them: the pretraining's own train overrides, else the dataset's.
+    # The keys as the user wrote them: the pretraining's own train overrides, else the dataset's, and the
+    # model's window where the architecture comes from.
     train_key = "pretrain.train" if "window_steps" in p.train else "train"
     if fit.window_steps != model["window_steps"]:
-        raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and model.window_steps "
-                              f"({model['window_steps']}) must agree: the model's position table is one window long")
+        model_key = (f"{_model_key(config, experiment(config, users[0])['dataset'], 'window_steps')} "
+                     f"({model['window_steps']}, of the model experiment {users[0]} fine-tunes from it)" if users
+                     else f"model.window_steps ({model['window_steps']})")
+        raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and {model_key} must agree: "
+                              "the model's position table is one window long")
     grid = {"step_frames": fit.step_frames, "rescale_steps": fit.rescale_steps}
-    step = step_frames(dataset_config, grid)
-    shortest = (dataset_config["labels"].get(p.labels) or {}).get("min_activity_frames")
-    if step is not None and shortest is not None and shortest < step:
-        step_train = "pretrain.train" if "step_frames" in p.train else "train"
-        raise NemiConfigError(
-            f"{where}: labels.{p.labels}.min_activity_frames ({shortest}) is below one step of the pretraining's "
-            f"grid, {step_key(dataset_config, grid, step_train)} ({step} frames): a shorter pseudo activity is no "
-            f"target a window of steps can hold; raise labels.{p.labels}.min_activity_frames to {step} or more")
+    check_activity_floor(dataset_config, p.labels, grid, "pretrain.train" if "step_frames" in p.train else "train",
+                         where, "the pretraining's")
 
 
 def _check_method(config: Mapping[str, Any], name: str, e: Mapping[str, Any]) -> None:

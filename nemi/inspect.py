@@ -164,6 +164,7 @@ def summarize_pseudo_labels(path: str | Path, doc: dict) -> str:
     if len(counts):
         lines.append(f"  activities per video: min {counts.min()}, median {np.median(counts):g}, "
                      f"max {counts.max()}")
+    lines.append(_boundary_line(doc))
     if len(lengths):
         q = np.percentile(lengths, [0, 10, 50, 90, 100])
         lines.append("  activity length (s): min {:.2f}, p10 {:.2f}, median {:.2f}, p90 {:.2f}, max {:.2f}, "
@@ -174,6 +175,20 @@ def summarize_pseudo_labels(path: str | Path, doc: dict) -> str:
             label = f"{lo:g}-{hi:g} s" if np.isfinite(hi) else f">= {lo:g} s"
             lines.append(f"    {label:>10}: {n:6d} {'#' * int(round(40 * n / max(hist.max(), 1)))}")
     return "\n".join(lines)
+
+
+def _boundary_line(doc: Mapping) -> str:
+    """How many of the decomposition's boundaries the detector found and how many the length cap made: a
+    decomposition whose boundaries are mostly cap splits is mostly equal parts, whatever the video shows."""
+    videos = doc["videos"].values()
+    if not all("cap_splits_s" in v and "n_boundaries" in v for v in videos):
+        return (f"  boundaries from feature changes and from the length cap: {NOT_RECORDED} "
+                f"(schema {doc['schema_version']})")
+    changes = sum(v["n_boundaries"] for v in videos)
+    splits = sum(len(v["cap_splits_s"]) for v in videos)
+    share = f"{100 * splits / (changes + splits):.1f}% from the cap" if changes + splits else "no boundary"
+    return (f"  boundaries: {changes} feature changes, {splits} splits at the {doc['params']['max_activity_frames']}"
+            f"-frame cap (max_activity_frames): {share}")
 
 
 def _recorded_hash(doc: Mapping, how: str) -> tuple[str, str] | None:

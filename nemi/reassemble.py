@@ -45,10 +45,23 @@ alike (so padding moves with its content and b' steps take b's mask, which is Tr
   shorter than ``max(1, min_target_steps)`` steps.
 
 Boundary scores are not re-normalised: they stay in [0, 1], but a channel whose maximum fell off
-the window no longer reaches 1. The new targets keep the survivors' original order and b' is
-appended last, with b's label; the returned pair is ``(index of b, index of b')`` in them.
-``segments`` (every segment meeting the window, for the boundary prior's labels) becomes the new
-targets as (start, end): a splice has no meaning for a segment crossing the window's edge.
+the window no longer reaches 1. b' is cut from inside b, so the scores it carries are b's
+mid-activity ones: no start peak at its first step, no end peak at its last, and RTD-Net's input
+scaling (``s * start``, ``s * end``) damps it against every real activity. The ``prior`` rule
+(``pretrain.splice_prior``; README gives the default and its measurement) says what its two ends get:
+
+- ``carry``: nothing more (b's scores at ``o`` and ``o + L - 1`` stay);
+- ``copy_ends``: b's own start score (channel 0 at ``start_b``) goes to b''s first step and b's end
+  score (channel 1 at ``end_b - 1``) to its last step, so b' begins and ends as b does. The steps
+  around the splice keep what the index copy gave them (the activity before p its end, the one after
+  it its start). The prior is the TEM's, fitted on the unspliced pseudo activities; recomputing it
+  on every drawn window would run the TEM inside the data loader, and the copied scores are what
+  that TEM says at b's real bounds.
+
+The new targets keep the survivors' original order and b' is appended last, with b's label; the
+returned pair is ``(index of b, index of b')`` in them. ``segments`` (every segment meeting the
+window, for the boundary prior's labels) becomes the new targets as (start, end): a splice has no
+meaning for a segment crossing the window's edge.
 
 Worked example (W = 20, targets in steps A = [0, 4), B = [4, 10), C = [10, 14), D = [14, 18),
 real steps 0-17, padding 18-19; the draw picks b = B, L = 3, o = 5, so b' = steps 5, 6, 7).
@@ -80,22 +93,28 @@ from nemi.errors import NemiInputError
 from nemi.segments import cw_to_se, se_to_cw
 
 Mode = Literal["insert", "overwrite"]
+Prior = Literal["carry", "copy_ends"]
+PRIORS = ("carry", "copy_ends")
 Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
 class ReassembleParams:
     """mode: insert | overwrite. min_fraction / max_fraction: length of b' as a share of b's, 0 < min <= max <= 1.
-    min_target_steps: a target trimmed below this many steps is dropped (b' is never shorter), >= 1."""
+    min_target_steps: a target trimmed below this many steps is dropped (b' is never shorter), >= 1.
+    prior: what b''s two ends get of the boundary prior (carry | copy_ends; the module docstring)."""
 
     mode: Mode
     min_fraction: float
     max_fraction: float
     min_target_steps: int
+    prior: Prior
 
     def __post_init__(self) -> None:
         if self.mode not in ("insert", "overwrite"):
             raise NemiInputError(f"reassemble mode must be insert or overwrite, not {self.mode!r}")
+        if self.prior not in PRIORS:
+            raise NemiInputError(f"reassemble prior must be one of {', '.join(PRIORS)}, not {self.prior!r}")
         if not 0 < self.min_fraction <= self.max_fraction <= 1:
             raise NemiInputError(f"reassemble fractions need 0 < min_fraction <= max_fraction <= 1, not "
                                  f"{self.min_fraction}, {self.max_fraction}")
@@ -219,6 +238,10 @@ def splice(item: dict, s: Splice, params: ReassembleParams) -> tuple[dict, Pair]
     out = dict(item)
     out["features"] = item["features"][idx]
     out["boundary"] = item["boundary"][idx]
+    if params.prior == "copy_ends":
+        s_b, e_b = steps[s.b]
+        out["boundary"][p, 0] = item["boundary"][s_b, 0]
+        out["boundary"][p + length - 1, 1] = item["boundary"][e_b - 1, 1]
     out["mask"] = item["mask"][idx]
     out["boxes"] = steps_to_boxes(new_steps, w)
     out["labels"] = np.concatenate([labels[old], labels[s.b:s.b + 1]])

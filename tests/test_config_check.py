@@ -151,6 +151,56 @@ def test_a_pseudo_activity_shorter_than_one_model_step_is_refused_naming_both():
     check_pretraining(cfg, "demo_hog", eff)
 
 
+@pytest.mark.parametrize("kind", ["hog", "cnn"])
+def test_a_dataset_whose_pseudo_activities_are_shorter_than_one_step_is_refused_naming_both(kind):
+    # Refused with the dataset, whichever pretraining (if any) reads its labels.
+    _, eff = _demo(labels={kind: {"min_activity_frames": 4}})
+    with pytest.raises(NemiConfigError, match=rf"datasets\.demo: labels\.{kind}\.min_activity_frames \(4\) is "
+                                              r"below one step of the dataset's grid, train\.step_frames \(null: "
+                                              r"one snippet, features\.snippet_frames\) \(8 frames\)"):
+        check_rules(eff)
+    _, eff = _demo(labels={kind: {"min_activity_frames": 4}}, pretrain={"train": {"step_frames": 4}})
+    check_rules(eff)  # the pretraining's own steps of 4 frames are the grid
+    _, eff = _demo(labels={kind: {"min_activity_frames": 4}}, pretrain={"train": {"step_frames": 5}})
+    with pytest.raises(NemiConfigError, match=rf"labels\.{kind}\.min_activity_frames \(4\) .* pretrain\.train\."
+                                              r"step_frames \(5 frames\)"):
+        check_rules(eff)
+
+
+def test_the_shortest_pseudo_activity_follows_the_grid_by_default():
+    cfg = _shipped()
+    for kind in ("hog", "cnn"):
+        del cfg["datasets"]["demo"]["labels"][kind]  # (the anchor: both kinds, and demo2's hog)
+    cfg["datasets"]["demo"]["labels"].update(hog={}, cnn={})
+
+    def shortest(**changes):
+        eff = effective_config(deep_merge(cfg, {"datasets": {"demo": changes}}), "demo")
+        check_rules(eff)
+        return eff["labels"]["hog"]["min_activity_frames"], eff["labels"]["cnn"]["min_activity_frames"]
+
+    assert shortest() == (8, 8)  # the demo's steps are one 8-frame snippet
+    assert shortest(train={"step_frames": 5}) == (5, 5)  # RTD-Net's steps
+    assert shortest(pretrain={"train": {"step_frames": 10}}) == (10, 10)  # the pretraining's own
+    assert shortest(features={"snippet_frames": 4, "window_frames": 8}) == (4, 4)
+    # Steps that are a share of each video have no length in frames: one feature snippet, the finest.
+    assert shortest(train={"rescale_steps": 16}) == (8, 8)
+    assert shortest(labels={"hog": {"min_activity_frames": 12}}) == (12, 8)  # a value given is kept
+    # Thumos14's are one RTD-Net step, 5 frames; the demo's effective minimum is its 8 frames as before.
+    thumos = deep_merge(_shipped(), yaml.safe_load((REPO / "workflow" / "configs" / "thumos14.yaml").read_text()))
+    assert effective_config(thumos, "thumos")["labels"]["hog"]["min_activity_frames"] == 5
+    demo = effective_config(_shipped(), "demo")["labels"]
+    assert [(demo[k]["min_activity_frames"], demo[k]["max_activity_frames"]) for k in ("hog", "cnn")] == [(8, 90)] * 2
+
+
+def test_a_pseudo_activity_shorter_than_one_step_stops_the_plan(tmp_path):
+    _with_user_config(tmp_path, {"datasets": {"demo": {"labels": {"cnn": {"min_activity_frames": 4}}}}})
+    res = snakemake(tmp_path, "-n", "--configfile", "mine.yaml")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, "planned a pretraining on activities shorter than a step"
+    assert "datasets.demo: labels.cnn.min_activity_frames (4) is below one step of the dataset's grid" in out, \
+        out[-3000:]
+
+
 def test_activity_queries_outside_a_pretraining_are_refused_naming_both_keys(tmp_path):
     _, eff = _demo(model={"query_strategy": "activity_query"})
     with pytest.raises(NemiConfigError, match=r"datasets\.demo: model\.query_strategy is activity_query, which "

@@ -181,3 +181,115 @@ def test_dataset_without_test_split_or_annotations():
     with pytest.raises(NemiConfigError, match="no video of split train"):
         check_dataset("mine", eff, {"test": 3}, "gt.csv")
     check_dataset("mine", eff, {"train": 3, "test": 1}, "gt.csv")
+
+
+def _two_datasets(**experiments):
+    """tiny and tiny2 (another seed, a model of other queries and encoder width), a pretraining on tiny2."""
+    cfg = _cfg()
+    cfg["datasets"]["tiny2"] = {**copy.deepcopy(cfg["datasets"]["tiny"]), "model": {"num_queries": 6,
+                                                                                    "encoder_hidden_dim": 24}}
+    cfg["datasets"]["tiny2"]["synth"]["seed"] = 2
+    cfg["pretrainings"] = {"p2": {"dataset": "tiny2", "labels": "cnn"}}
+    cfg["experiments"] = experiments
+    return cfg
+
+
+def _pretrain_model_params(res) -> dict:
+    """The --model-params of the one `nemi pretrain` command a dry run with -p prints."""
+    import json
+    import shlex
+
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "nemi pretrain --" in ln]
+    assert res.returncode == 0 and len(lines) == 1, (res.stdout + res.stderr)[-3000:]
+    args = shlex.split(lines[0][lines[0].index("nemi pretrain --"):])
+    return json.loads(args[args.index("--model-params") + 1])
+
+
+def test_a_pretraining_is_built_with_the_architecture_of_the_experiments_fine_tuning_from_it(tmp_path):
+    """A pretraining on tiny2 that an experiment on tiny fine-tunes from builds tiny's network (queries,
+    encoder width: every weight then carries over); its dropout and training settings stay tiny2's. Alone,
+    it builds tiny2's own."""
+    cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
+    cfg["datasets"]["tiny2"]["model"]["dropout"] = 0.3
+    _write(tmp_path, cfg)
+    model = _pretrain_model_params(snakemake(tmp_path, "results/tiny/train/x/seed0/model.pt", "-n", "-p"))
+    assert (model["num_queries"], model["encoder_hidden_dim"], model["hidden_dim"]) == (4, 16, 16)
+    assert model["dropout"] == 0.3
+    cfg["experiments"] = {"rtd": {"dataset": "tiny", "seeds": [0]}}
+    _write(tmp_path, cfg)
+    model = _pretrain_model_params(snakemake(tmp_path, "results/tiny2/pretrain/p2/seed0/model.pt", "-n", "-p"))
+    assert (model["num_queries"], model["encoder_hidden_dim"]) == (6, 24)
+
+
+def test_a_pretraining_shared_by_two_architectures_is_refused_naming_both_experiments(tmp_path):
+    cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]},
+                        y={"dataset": "tiny2", "pretraining": "p2", "seeds": [0]})
+    message = (r"pretrainings\.p2 is fine-tuned by experiments x \(dataset tiny\) and y \(dataset tiny2\), of two "
+               r"architectures \(model\.encoder_hidden_dim 16 against datasets\.tiny2\.model\.encoder_hidden_dim 24, "
+               r"model\.num_queries 4 against datasets\.tiny2\.model\.num_queries 6\)")
+    with pytest.raises(NemiConfigError, match=message):
+        _check(cfg)
+    _write(tmp_path, cfg)
+    res = snakemake(tmp_path, TARGET, "-n")
+    import re
+
+    assert res.returncode != 0 and re.search(message, res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
+    # One architecture: shared across datasets is fine.
+    cfg["datasets"]["tiny2"]["model"] = {}
+    _check(cfg)
+
+
+def test_a_pretraining_on_features_of_another_width_or_windows_of_another_length_is_refused_naming_both_keys():
+    cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
+    cfg["datasets"]["tiny2"]["model"]["input_dim"] = 1024
+    with pytest.raises(NemiConfigError, match=r"pretrainings\.p2: its features, datasets\.tiny2\.model\.input_dim "
+                                              r"1024, are not as wide as the model experiment x fine-tunes reads, "
+                                              r"model\.input_dim 2048"):
+        _check(cfg)
+    # tiny2's windows are 12 steps, the model it pretrains for has a position table of 20.
+    cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
+    cfg["datasets"]["tiny2"]["model"]["window_steps"] = 12
+    cfg["datasets"]["tiny2"]["train"] = {"window_steps": 12}
+    with pytest.raises(NemiConfigError, match=r"pretrainings\.p2 \(dataset tiny2\): train\.window_steps \(12\) and "
+                                              r"model\.window_steps \(20, of the model experiment x fine-tunes from "
+                                              r"it\) must agree"):
+        _check(cfg)
+
+
+def _layered(*names: str) -> dict:
+    import yaml
+
+    from nemi.datasets import deep_merge
+    from tests.conftest import REPO
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for name in names:
+        cfg = deep_merge(cfg, yaml.safe_load((REPO / "workflow" / "configs" / name).read_text()))
+    return cfg
+
+
+@pytest.mark.parametrize("strategy", ["localisation", "activity_query"])
+def test_fine_tuning_from_the_shipped_cross_dataset_pretraining_loads_every_weight_but_activity_queries(
+        tmp_path, strategy):
+    """thumos14_cross.yaml: NEMI pretrained on ActivityNet-1.3 and fine-tuned on Thumos14. The pretraining's
+    network, as the workflow builds it (the pretraining's model section), gives the Thumos14 model every weight;
+    only activity_query_proj, which a pretraining with activity queries adds, stays behind."""
+    from nemi.experiments import experiment, pretrain_model, pretrain_section, pretraining
+    from nemi.fit.loop import load_matching
+    from nemi.model import ModelParams, build_model, save_model
+    from nemi.pretrain.params import PretrainParams
+
+    cfg = _layered("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml")
+    eff = lambda n: effective_config(cfg, n)  # noqa: E731
+    name = experiment(cfg, "nemi_cross")["pretraining"]
+    cfg["pretrainings"][name]["query_strategy"] = strategy
+    check(cfg, eff)
+    own = eff(pretraining(cfg, name)["dataset"])
+    p = PretrainParams.from_dict(pretrain_section(cfg, name, own))
+    pre = ModelParams.from_dict(p.model_section(pretrain_model(cfg, name, eff)))
+    save_model(tmp_path / "pretrained.pt", build_model(pre), pre)
+    fine = build_model(ModelParams.from_dict(eff("thumos")["model"]))
+    loaded = load_matching(fine, tmp_path / "pretrained.pt")
+    assert loaded["not_in_checkpoint"] == [] and len(loaded["loaded"]) == len(fine.state_dict())
+    assert loaded["not_loaded_from_checkpoint"] == (
+        ["activity_query_proj.bias", "activity_query_proj.weight"] if strategy == "activity_query" else [])

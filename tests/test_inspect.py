@@ -100,6 +100,31 @@ def test_pseudo_labels_show_commit_params_hash_and_curve_hashes(tmp_path):
     assert "videos: 3, activities:" in text
 
 
+def test_pseudo_labels_show_the_share_of_boundaries_the_length_cap_made(tmp_path):
+    """Two CNN curves of 8-frame snippets, a cap of 80 frames (10 snippets): v0's changes at snippets 20 and 30
+    leave [0, 20) and [30, 100) to be split (1 + 6 cap splits); v1's at 10 and 20 leave nothing over 10."""
+    curves = {}
+    for vid, n, cuts in (("v0", 100, (20, 30)), ("v1", 30, (10, 20))):
+        d = np.zeros(n - 1, np.float32)
+        d[[c - 1 for c in cuts]] = 0.5
+        curves[vid] = ChangeCurve(distance=d, t_s=np.arange(1, n) * 8 / 30, n_steps=n, step_s=8 / 30,
+                                  duration_s=n * 8 / 30, attrs={"fps": 30.0, "frames_per_step": 8})
+    write_curves(tmp_path / "c.h5", "cnn", curves, {"params_json": "{}"})
+    params = {"rule": "cnn-relative", "cnn_rule": "relative", "ratio": 0.1, "max_activity_frames": 80,
+              "min_activity_frames": 8}
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
+    text = summarize(tmp_path / "cnn.json")
+    # 4 changes and 7 splits: 7 / 11 of the boundaries are the cap's.
+    assert ("  boundaries: 4 feature changes, 7 splits at the 80-frame cap (max_activity_frames): 63.6% from "
+            "the cap") in text, text
+    # A file written before the splits were recorded (schema 1) says so rather than guessing.
+    old = {**doc, "schema_version": 1, "videos": {k: {x: y for x, y in v.items() if x != "cap_splits_s"}
+                                                  for k, v in doc["videos"].items()}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert ("  boundaries from feature changes and from the length cap: not recorded (schema 1)"
+            in summarize(tmp_path / "old.json"))
+
+
 def _canonical(doc: dict) -> str:
     return json.dumps(doc, indent=1) + "\n"  # nemi.io.pseudo_labels.write_pseudo_labels' serialisation
 
@@ -116,7 +141,8 @@ def test_two_runs_give_byte_identical_pseudo_labels_but_for_provenance(tmp_path)
                "TZ": "UTC" if name == "a" else "Asia/Tokyo"}
         subprocess.run([sys.executable, "-m", "nemi", "labels", "hog", "--dataset", "toy", "--curves",
                         *map(str, shards), "--out", str(work / "hog.json"), "--tau", "0.1",
-                        "--max-activity-frames", "60"], cwd=work, env=env, check=True, capture_output=True)
+                        "--max-activity-frames", "60", "--min-activity-frames", "2"], cwd=work, env=env, check=True,
+                       capture_output=True)
         runs.append(work / "hog.json")
     a, b = (json.loads(p.read_text()) for p in runs)
     assert a["source"]["inputs"] != b["source"]["inputs"]  # the files had other names: provenance differs

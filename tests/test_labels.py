@@ -11,7 +11,7 @@ from nemi.io.curves import ChangeCurve, read_curves, write_curves
 from nemi.errors import NemiInputError
 from nemi.detectors.hog import local_mean_std, threshold_boundaries
 from nemi.io.pseudo_labels import read_pseudo_labels, validate
-from nemi.labels.decompose import activities_from_boundaries
+from nemi.labels.decompose import decompose
 from nemi.labels.pseudo_labels import make_pseudo_labels
 
 
@@ -52,16 +52,20 @@ def test_local_mean_std_short_curve_does_not_crash():
 def test_activities_split_and_drop():
     mask = np.zeros(699, dtype=bool)
     mask[[9, 10, 649]] = True  # activities start at steps 10, 11, 650
-    acts = activities_from_boundaries(mask, 700, max_steps=300, min_steps=2)
+    parts = decompose(mask, 700, max_steps=300, min_steps=2)
+    acts = parts.activities
     # [0,10) kept, [10,11) too short, [11,650) split in 3 equal parts, [650,700) kept
     assert acts[0] == (0, 10)
     assert acts[1:4] == [(11, 224), (224, 437), (437, 650)]
     assert acts[-1] == (650, 700)
     assert all(e - s <= 300 for s, e in acts)
+    # The cap made two boundaries (224, 437); 10, 11 and 650 are the detector's.
+    assert parts.cap_splits == [224, 437]
 
 
 def test_activities_no_boundary_is_one_activity():
-    assert activities_from_boundaries(np.zeros(9, bool), 10, max_steps=300, min_steps=2) == [(0, 10)]
+    parts = decompose(np.zeros(9, bool), 10, max_steps=300, min_steps=2)
+    assert parts.activities == [(0, 10)] and parts.cap_splits == []
 
 
 def _curve_file(path, n=100, fps=10.0, cuts=(30, 70)):
@@ -146,6 +150,40 @@ def test_max_activity_length_is_never_exceeded_in_frames(tmp_path):
     doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
     lengths_frames = [(e - s) * 30 for s, e in doc["videos"]["v"]["activities"]]
     assert max(lengths_frames) <= 300 + 1e-6 and len(lengths_frames) == 3
+    # No change at all: both boundaries are the cap's, at snippets 33 and 67, and recorded as such.
+    assert doc["videos"]["v"]["n_boundaries"] == 0
+    assert doc["videos"]["v"]["cap_splits_s"] == [round(33 * 8 / 30, 6), round(67 * 8 / 30, 6)]
+
+
+def test_cap_splits_are_kept_apart_from_the_detectors_boundaries(tmp_path):
+    d = np.zeros(99, np.float32)
+    d[[19, 29]] = 0.5  # changes between snippets 19|20 and 29|30
+    curve = ChangeCurve(distance=d, t_s=np.arange(1, 100) * 8 / 30, n_steps=100, step_s=8 / 30,
+                        duration_s=100 * 8 / 30, attrs={"fps": 30.0, "frames_per_step": 8})
+    write_curves(tmp_path / "c.h5", "cnn", {"v": curve}, {"params_json": "{}"})
+    params = {"rule": "cnn-relative", "cnn_rule": "relative", "ratio": 0.1, "max_activity_frames": 80,
+              "min_activity_frames": 8}
+    doc = make_pseudo_labels([tmp_path / "c.h5"], tmp_path / "cnn.json", dataset="toy", kind="cnn", params=params)
+    v = read_pseudo_labels(tmp_path / "cnn.json")["videos"]["v"]
+    assert doc["schema_version"] == 2 and v["n_boundaries"] == 2
+    # [0, 20) in two parts of 10 snippets (80 frames), [20, 30) whole, [30, 100) in seven.
+    assert v["cap_splits_s"] == [round(k * 8 / 30, 6) for k in (10, 40, 50, 60, 70, 80, 90)]
+    assert len(v["activities"]) == 10
+
+
+def test_a_cap_split_is_an_edge_of_an_activity_and_version_1_files_still_read(tmp_path):
+    curves = _curve_file(tmp_path / "c.h5")
+    doc = make_pseudo_labels([curves], tmp_path / "ok.json", dataset="toy", kind="hog", params=PARAMS)
+    bad = json.loads(json.dumps(doc))
+    bad["videos"]["vid_a"]["cap_splits_s"] = [5.0]  # activities [0, 3), [3, 7), [7, 10): 5 s bounds none
+    with pytest.raises(NemiInputError, match="x.json: video vid_a: cap split at 5.0 s is no edge of its activities"):
+        validate(bad, "x.json")
+    bad = json.loads(json.dumps(doc))
+    del bad["videos"]["vid_a"]["cap_splits_s"]
+    with pytest.raises(NemiInputError, match="x.json.*videos/vid_a.*cap_splits_s"):
+        validate(bad, "x.json")  # version 2 records them
+    old = {**bad, "schema_version": 1}
+    validate(old, "old.json")  # a version 1 file, written before cap splits were recorded
 
 
 def test_labels_cli_refuses_bad_values_with_a_message(tmp_path, capsys):
@@ -153,6 +191,10 @@ def test_labels_cli_refuses_bad_values_with_a_message(tmp_path, capsys):
 
     curves = _curve_file(tmp_path / "c.h5")
     base = ["--dataset", "toy", "--curves", str(curves), "--out", str(tmp_path / "o.json")]
+    # Its schema default (null) is one step of a dataset's grid, which a command run by hand does not know.
+    assert main(["labels", "hog", *base]) == 2
+    assert "labels.hog.min_activity_frames is null" in capsys.readouterr().err
+    base += ["--min-activity-frames", "2"]
     assert main(["labels", "cnn", *base, "--ratio", "2", "--rule", "top"]) == 2
     assert "ratio" in capsys.readouterr().err
     assert main(["labels", "hog", *base, "--local-window-frames", "10"]) == 0  # unused without --local-test

@@ -49,6 +49,7 @@ EXPECTED = {
     ("activitynet13.yaml", "datasets.anet.train", "stage2"): (NO_CON, NO_CON),
     ("activitynet13.yaml", "datasets.anet.train", "stage3"): (COMPLETENESS, {}),
     ("activitynet13.yaml", "pretrainings.anet_hog", "main"): (PAPER, NO_CON),
+    ("thumos14_cross.yaml", "pretrainings.anet_hog_thumos", "main"): (PAPER, NO_CON),
 }
 FILES = ["config.yaml", "thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml"]
 
@@ -64,11 +65,12 @@ def _stage_weights(fitting: TrainParams, model_section: dict) -> dict[str, dict[
 
 
 def _shipped() -> dict[tuple[str, str, str], dict[str, float]]:
-    base = _read("config.yaml")
+    cfg = {}
     out = {}
     for name in FILES:
         own = _read(name)
-        cfg = base if name == "config.yaml" else deep_merge(base, own)
+        # Layered in order, as README gives them (thumos14_cross.yaml needs both datasets before it).
+        cfg = deep_merge(cfg, own)
         for ds in own.get("datasets") or {}:
             eff = effective_config(cfg, ds)
             fitting = TrainParams.from_dict(experiments.train_section(eff, 0))
@@ -77,7 +79,8 @@ def _shipped() -> dict[tuple[str, str, str], dict[str, float]]:
         for pre in own.get("pretrainings") or {}:
             eff = effective_config(cfg, experiments.pretraining(cfg, pre)["dataset"])
             p = PretrainParams.from_dict(experiments.pretrain_section(cfg, pre, eff))
-            for stage, w in _stage_weights(p.fit_params(eff["train"]), p.model_section(eff["model"])).items():
+            model = experiments.pretrain_model(cfg, pre, lambda n, cfg=cfg: effective_config(cfg, n))
+            for stage, w in _stage_weights(p.fit_params(eff["train"]), p.model_section(model)).items():
                 out[(name, f"pretrainings.{pre}", stage)] = w
     return out
 

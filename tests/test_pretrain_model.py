@@ -124,7 +124,7 @@ def test_tiny_pretraining_steps_with_reassembling_activity_queries_and_contrasti
     p = tiny(losses=["labels", "boxes", "contrastive"], query_strategy="activity_query", dropout=0.0)
     model, crit, _ = build(p)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rp = ReassembleParams("insert", 0.3, 0.7, 1)
+    rp = ReassembleParams("insert", 0.3, 0.7, 1, "carry")
     protos = rng.normal(size=(6, f)).astype(np.float32)
     items = []
     for i in range(4):

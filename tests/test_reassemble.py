@@ -25,8 +25,9 @@ def window(steps, n_valid=W, w=W, f=3) -> dict:
             "segments": (steps / w).astype(np.float32)}
 
 
-def params(mode, min_target_steps=1, lo=0.25, hi=0.75) -> ReassembleParams:
-    return ReassembleParams(mode=mode, min_fraction=lo, max_fraction=hi, min_target_steps=min_target_steps)
+def params(mode, min_target_steps=1, lo=0.25, hi=0.75, prior="carry") -> ReassembleParams:
+    return ReassembleParams(mode=mode, min_fraction=lo, max_fraction=hi, min_target_steps=min_target_steps,
+                            prior=prior)
 
 
 # The module docstring's example: A [0,4) B [4,10) C [10,14) D [14,18), real 0-17, b = B, b' = steps 5-7, p = 14.
@@ -62,6 +63,28 @@ def test_overwrite_by_hand(min_steps, expected, pair):
     np.testing.assert_array_equal(out["features"][:, 0], rows)
     np.testing.assert_array_equal(out["boundary"], item["boundary"][[*range(14), 5, 6, 7, 17, 18, 19]])
     np.testing.assert_array_equal(out["mask"], np.arange(W) < 18)  # padding stays padding
+
+
+@pytest.mark.parametrize("mode", ["insert", "overwrite"])
+def test_copy_ends_gives_the_crop_b_s_own_start_and_end_scores(mode):
+    """The docstring's example with prior copy_ends: b' = steps 5-7 of B [4, 10) lands on 14-16; its first step
+    gets B's start score (row 4, channel 0), its last B's end score (row 9, channel 1); nothing else moves."""
+    item = window(EXAMPLE, n_valid=18)
+    carried, _ = splice(item, EXAMPLE_SPLICE, params(mode))
+    out, pair = splice(item, EXAMPLE_SPLICE, params(mode, prior="copy_ends"))
+    assert pair == (1, 3 if mode == "insert" else 4)  # overwrite keeps D's 1-step remainder (min_target_steps 1)
+    expected = carried["boundary"].copy()
+    expected[14, 0], expected[16, 1] = item["boundary"][4, 0], item["boundary"][9, 1]
+    np.testing.assert_array_equal(out["boundary"], expected)
+    assert out["boundary"][14, 0] == pytest.approx(0.04) and out["boundary"][16, 1] == pytest.approx(-0.09)
+    np.testing.assert_array_equal(out["features"], carried["features"])
+    np.testing.assert_allclose(item["boundary"][:, 0], np.arange(W) / 100, atol=1e-7)  # the input is untouched
+
+
+def test_copy_ends_of_a_one_step_crop_puts_both_scores_on_that_step():
+    item = window(EXAMPLE, n_valid=18)
+    out, _ = splice(item, Splice(b=1, crop_start=6, length=1, point=14), params("insert", prior="copy_ends"))
+    np.testing.assert_allclose(out["boundary"][14], [0.04, -0.09])
 
 
 def test_insert_shifts_padding_and_b_after_the_point():
@@ -170,11 +193,13 @@ def test_random_windows_keep_the_invariants(mode):
 
 def test_params_are_checked():
     with pytest.raises(NemiInputError, match="insert or overwrite"):
-        ReassembleParams("swap", 0.2, 0.5, 1)
+        ReassembleParams("swap", 0.2, 0.5, 1, "carry")
     with pytest.raises(NemiInputError, match="fractions"):
-        ReassembleParams("insert", 0.6, 0.5, 1)
+        ReassembleParams("insert", 0.6, 0.5, 1, "carry")
     with pytest.raises(NemiInputError, match="min_target_steps"):
-        ReassembleParams("insert", 0.2, 0.5, 0)
+        ReassembleParams("insert", 0.2, 0.5, 0, "carry")
+    with pytest.raises(NemiInputError, match="prior must be one of carry, copy_ends, not 'peaks'"):
+        ReassembleParams("insert", 0.2, 0.5, 1, "peaks")
 
 
 def test_fraction_bounds_on_b_prime_length():

@@ -13,6 +13,7 @@ import re
 import shutil
 import statistics
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,11 @@ EXPERIMENTS = {
     "abl_nocon": ("ablations", "contrastive", "demo", "hog", False, (0,), "best", 2.0),
 }
 TAL = ("thumos14", "thumos14-daps")
+# What fine-tuning did not load from the pretraining (run.json's initialised): nemi_cross's pretraining had
+# activity queries and other queries; the others carried every weight.
+NOTHING_LEFT_OUT = {"not_loaded_from_checkpoint": [], "not_in_checkpoint": []}
+LEFT_OUT = {"nemi_cross": {"not_loaded_from_checkpoint": ["activity_query_proj.bias", "activity_query_proj.weight"],
+                           "not_in_checkpoint": ["query_embed.weight"]}}
 
 
 def _ground_truth() -> pd.DataFrame:
@@ -121,8 +127,11 @@ def world(tmp_path_factory):
             write_json(r / "tad.json", evaluate_detections(gt, pred, "thumos14", videos=["v2", "v3", "v4"]))
             _epochs(np.random.default_rng(seed + 10 * len(name))).to_csv(r / "epochs.csv", index=False)
             chosen = "best" if select == "best" else "last"
-            write_json(r / "run.json", {"select": select, "config_hash": f"{name}{seed}".ljust(16, "0"),
-                                        "selection": {"main": {"checkpoint": chosen, "epoch": 3}}})
+            record = {"select": select, "config_hash": f"{name}{seed}".ljust(16, "0"),
+                      "selection": {"main": {"checkpoint": chosen, "epoch": 3}}}
+            if pre_ds is not None:  # as nemi.fit.loop.load_matching lists them
+                record["initialised"] = {"init": "pretrain/model.pt", **LEFT_OUT.get(name, NOTHING_LEFT_OUT)}
+            write_json(r / "run.json", record)
             runs.append({"seed": seed, "run": str(r / "run.json"), "epochs": str(r / "epochs.csv"),
                          "model": str(d / "model.pt"), "proposals_csv": str(r / "proposals.csv"), "tal": tal,
                          "tad": str(r / "tad.json")})
@@ -263,6 +272,11 @@ def test_verdict_is_computed_from_the_tables(world):
     assert " is better than rtd " in verdict(swapped_tal, swapped_tad, TAL, "demo")[0]
     assert "one seed on a side" in said[1]  # nemi_cross has one seed
     assert "by Welch's t-test over seeds" in said[0]
+    assert tal.set_index("experiment").loc["nemi_self", "pretrain_seeding"] == "per_run"
+    assert not any("shared pretraining run" in x for x in said)
+    shared = tal.copy()
+    shared.loc[shared["experiment"] == "nemi_self", "pretrain_seeding"] = "shared"
+    assert "one shared pretraining run (pretrain.seeding: shared)" in verdict(shared, tad, TAL, "demo")[0]
 
 
 def test_learning_curves_are_means_over_seeds(world):
@@ -355,6 +369,37 @@ def test_html_without_the_ablations_says_they_are_missing_and_how_to_build_them(
     assert "report.ablations: true" in said
 
 
+def test_what_fine_tuning_did_not_load_is_in_the_tables_and_the_report(world, tmp_path):
+    """The weights a transfer left behind (run.json's initialised) are columns of every table and a sentence
+    of the report, per pretrained experiment; a pretrained run whose run.json does not list them is refused."""
+    tal, tad, abl = _tables(world)
+    for df in (tal, tad, abl):
+        cols = df.set_index("experiment")[["pretrain_weights_not_loaded", "weights_not_pretrained"]]
+        assert cols.loc["nemi_self"].tolist() == ["none", "none"]
+        if "nemi_cross" in cols.index:
+            assert cols.loc["nemi_cross"].tolist() == ["activity_query_proj", "query_embed"]
+        if "rtd" in cols.index:  # from scratch: no pretraining, nothing to list
+            assert cols.loc["rtd"].tolist() == ["", ""]
+    page = _html(world, "--ablations", str(world / "demo_ablations.csv"))
+    notes = re.findall(r'<p class="transfer" id="transfer-\d+">(.*?)</p>', page)
+    assert len(notes) == 4  # nemi_self, nemi_cross, abl_cnn, abl_nocon: each once
+    assert ("nemi cross (nemi_cross) is fine-tuned from pretraining demo2_hog (on demo2): not every weight was "
+            "loaded from it, these started at random: query_embed; the pretraining&#x27;s weights left out: "
+            "activity_query_proj.") in notes
+    assert "nemi self (nemi_self) is fine-tuned from pretraining demo_hog (on demo): every weight of its model was " \
+           "loaded from it." in notes
+    index = json.loads((world / "index.json").read_text())
+    run = Path(index["experiments"]["nemi_self"]["runs"][0]["run"])
+    bare = json.loads(run.read_text())
+    del bare["initialised"]
+    write_json(tmp_path / "run.json", bare)
+    index["experiments"]["nemi_self"]["runs"][0]["run"] = str(tmp_path / "run.json")
+    write_json(tmp_path / "index.json", index)
+    with pytest.raises(NemiInputError, match=r"run\.json: initialised: a run fine-tuned from a pretraining lists "
+                                             r"the weights it did not load"):
+        _strict_tables(tmp_path)
+
+
 def test_html_refuses_an_ablations_table_of_other_ablations(world, tmp_path, capsys):
     """A table written before the config gained or lost an ablation is stale: refused, not drawn."""
     _tables(world)
@@ -411,7 +456,7 @@ def test_activitynet_tables_and_the_papers_table_2(world, tmp_path):
             tal, tad = tmp_path / f"{name}{seed}_tal.json", tmp_path / f"{name}{seed}_tad.json"
             write_json(tal, evaluate_proposals(gt, pred.drop(columns="label"), "activitynet", videos=["v2", "v3"]))
             write_json(tad, evaluate_detections(gt, pred, "activitynet", videos=["v2", "v3"]))
-            runs.append({"seed": seed, "run": str(world / "rtd" / "seed0" / "run.json"), "epochs": "",
+            runs.append({"seed": seed, "run": str(world / name / "seed0" / "run.json"), "epochs": "",
                          "proposals_csv": "", "tal": {"activitynet": str(tal)}, "tad": str(tad)})
         experiments[name] = {"group": "table1", "label": name, "ablation": None, "runs": runs,
                              "pretraining": None if name == "rtd" else {

@@ -82,6 +82,11 @@ def test_pretraining_feeds_fine_tuning(rtd_run):
     init = tuned["initialised"]
     assert init["init"] == "results/tiny/pretrain/tiny_cnn/seed0/model.pt" and init["n_loaded"] > 0
     assert "position_embedding.position_table" in init["loaded"]
+    # One architecture, pretrained and fine-tuned: every weight carried over, as the tables read it.
+    from nemi.report.tables import transfer
+
+    assert init["not_in_checkpoint"] == [] and init["not_loaded_from_checkpoint"] == []
+    assert transfer(out / "train" / "nemi" / "seed0" / "run.json") == ("none", "none")
     assert json.loads((out / "evaluation" / "nemi" / "seed0.thumos14.json").read_text())["n_videos"] == 2
 
 

@@ -62,16 +62,20 @@ class CnnBoundaryParams:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"labels.cnn.rule must be one of {RULES}, not {self.rule!r}")
+        if not self.ratio > 0:
+            raise ValueError(f"labels.cnn.ratio must be > 0, not {self.ratio}")
+        if self.rule == "top" and self.ratio > 1:
+            raise ValueError(f"labels.cnn.ratio is the share of changes marked by rule top, <= 1; got {self.ratio}")
+        if self.min_activity_frames is None:
+            # The config's null means one step of the dataset's grid, which only the workflow knows.
+            raise ValueError("labels.cnn.min_activity_frames is null (one step of the dataset's grid, which "
+                             "nemi.datasets.effective_config fills in): give it, e.g. --min-activity-frames 5")
         if min(self.max_activity_frames, self.min_activity_frames) < 1:
             raise ValueError("labels.cnn.max_activity_frames and min_activity_frames must be >= 1")
         if self.min_activity_frames > self.max_activity_frames:
             # Every activity would be dropped or split below the minimum: the labels job would succeed with none.
             raise ValueError(f"labels.cnn.min_activity_frames ({self.min_activity_frames}) is above "
                              f"labels.cnn.max_activity_frames ({self.max_activity_frames}): no activity could be kept")
-        if not self.ratio > 0:
-            raise ValueError(f"labels.cnn.ratio must be > 0, not {self.ratio}")
-        if self.rule == "top" and self.ratio > 1:
-            raise ValueError(f"labels.cnn.ratio is the share of changes marked by rule top, <= 1; got {self.ratio}")
 
 
 def cnn_distance(features: np.ndarray, metric: str) -> np.ndarray:

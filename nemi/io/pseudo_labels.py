@@ -2,6 +2,11 @@
 
 Times are seconds on each video's fixed timeline, never step indices, so files made
 from HOG curves (one step per frame) and CNN curves (one step per snippet) read alike.
+
+Versions (``schema_version``): 2 records, per video, ``n_boundaries`` (the detector's boundaries) and
+``cap_splits_s``, the times at which an activity longer than ``max_activity_frames`` was split into equal
+parts, each an edge of one of its activities: a boundary the length cap made rather than a change in the
+video. 1 has neither (``n_boundaries`` optional); it is still read, and what it lacks is not recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from nemi.errors import NemiInputError
 from nemi.io.artifacts import load_json
 from nemi.io.atomic import write_text_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def schema() -> dict:
@@ -33,6 +39,10 @@ def validate(doc: dict, path: str | os.PathLike = "<pseudo labels>") -> None:
         for s, e in v["activities"]:
             if not s < e:
                 raise NemiInputError(f"{path}: video {vid}: activity [{s}, {e}] does not end after it starts")
+        edges = {t for act in v["activities"] for t in act}
+        stray = [t for t in v.get("cap_splits_s", []) if t not in edges]
+        if stray:
+            raise NemiInputError(f"{path}: video {vid}: cap split at {stray[0]} s is no edge of its activities")
 
 
 def read_pseudo_labels(path: str | os.PathLike) -> dict:

@@ -13,7 +13,7 @@ from nemi.errors import NemiInputError
 from nemi.io.curves import ChangeCurve, read_curves
 from nemi.io.provenance import provenance, sha256_file
 from nemi.io.pseudo_labels import SCHEMA_VERSION, write_pseudo_labels
-from nemi.labels.decompose import activities_from_boundaries
+from nemi.labels.decompose import decompose
 from nemi.log import logger
 
 VERSION = 2  # bump when the boundary or activity rules change; the rule reruns on it
@@ -76,13 +76,15 @@ def make_pseudo_labels(curve_paths: list[str | os.PathLike], out_path: str | os.
             max_steps = max(1, math.floor(params.max_activity_frames / frames_per_step))
             min_steps = max(1, math.ceil(params.min_activity_frames / frames_per_step))
             mask = det.boundaries(c.distance, params)
-            acts = activities_from_boundaries(mask, c.n_steps, max_steps=max_steps, min_steps=min_steps)
-            spans = [(round(edge_time(c, s), 6), round(edge_time(c, e), 6)) for s, e in acts]
+            parts = decompose(mask, c.n_steps, max_steps=max_steps, min_steps=min_steps)
+            spans = [(round(edge_time(c, s), 6), round(edge_time(c, e), 6)) for s, e in parts.activities]
+            # A span wholly past the video's end (padded last snippets) is empty once clipped.
+            acts = [[s, e] for s, e in spans if s < e]
+            edges = {t for act in acts for t in act}
+            splits = [t for t in (round(edge_time(c, k), 6) for k in parts.cap_splits) if t > 0 and t in edges]
             videos[vid] = {
                 "duration_s": round(video_end_s(c), 6), "n_steps": c.n_steps, "step_s": c.step_s,
-                "n_boundaries": int(mask.sum()),
-                # A span wholly past the video's end (padded last snippets) is empty once clipped.
-                "activities": [[s, e] for s, e in spans if s < e],
+                "n_boundaries": int(mask.sum()), "cap_splits_s": splits, "activities": acts,
             }
     doc = {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "kind": kind,

@@ -81,7 +81,7 @@ class PretrainWindows(torch.utils.data.Dataset):
         self.records, self.videos = windows.records, windows.videos
         self.reassembly = None if params.reassemble == "off" else ReassembleParams(
             mode=params.reassemble, min_fraction=params.crop_min_fraction, max_fraction=params.crop_max_fraction,
-            min_target_steps=params.min_target_steps)
+            min_target_steps=params.min_target_steps, prior=params.splice_prior)
 
     def __len__(self) -> int:
         return len(self.windows)

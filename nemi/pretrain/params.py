@@ -40,6 +40,7 @@ class PretrainParams:
     reassemble: str
     crop_min_fraction: float
     crop_max_fraction: float
+    splice_prior: str
     min_target_steps: int
     query_strategy: str
     contrastive: bool

@@ -94,6 +94,36 @@ def flat_notes(tal: pd.DataFrame) -> list[str]:
     return out
 
 
+TRANSFER_COLUMNS = ("pretrain_weights_not_loaded", "weights_not_pretrained")
+
+
+def transfer_notes(tables: Sequence[pd.DataFrame]) -> list[str]:
+    """One sentence per pretrained row (each experiment once, over ``tables``): which weights fine-tuning did
+    not load from its pretraining (the tables' transfer columns), so that a transfer that moved only part of
+    the model is read in the report, not only in run.json."""
+    out, seen = [], set()
+    for df in tables:
+        if not (df["pretraining"] != "none").any():
+            continue
+        if not all(c in df.columns for c in TRANSFER_COLUMNS):
+            return ["The tables do not say which weights fine-tuning loaded from the pretrainings (written before "
+                    "their columns pretrain_weights_not_loaded and weights_not_pretrained): run `nemi report "
+                    "tables` again."]
+        for _, row in df[df["pretraining"] != "none"].iterrows():
+            if row["experiment"] in seen:
+                continue
+            seen.add(row["experiment"])
+            fresh, unused = (str(row[c]).replace(";", ", ") for c in ("weights_not_pretrained",
+                                                                        "pretrain_weights_not_loaded"))
+            head = (f"{row['label']} ({row['experiment']}) is fine-tuned from pretraining {row['pretraining']} "
+                    f"(on {row['pretrain_dataset']}): ")
+            loaded = ("every weight of its model was loaded from it" if fresh == "none" else
+                      f"not every weight was loaded from it, these started at random: {fresh}")
+            left = "" if unused == "none" else f"; the pretraining's weights left out: {unused}"
+            out.append(head + loaded + left + ".")
+    return out
+
+
 def _find(df: pd.DataFrame, name: str, fallback) -> pd.Series | None:
     if (df["experiment"] == name).any():
         return df[df["experiment"] == name].iloc[0]
@@ -203,8 +233,10 @@ def verdict(tal: pd.DataFrame, tad: pd.DataFrame, tal_protocols: Sequence[str], 
         a_tad = tad[tad["experiment"] == name].iloc[0]
         wins, parts = _judge(a_tal, a_tad, rtd_tal, rtd_tad, ar_col)
         judged = "better than" if all(wins) else "not better than" if not any(wins) else "not uniformly better than"
+        shared = (" Its seeds fine-tune one shared pretraining run (pretrain.seeding: shared), so its spread "
+                  "leaves the pretraining's out." if str(a_tal.get("pretrain_seeding", "")) == "shared" else "")
         out.append(f"On {dataset}, {a_tal['label']} ({name}) is {judged} {rtd_tal['label']} "
-                   f"({rtd_tal['experiment']}): " + "; ".join(parts) + ".")
+                   f"({rtd_tal['experiment']}): " + "; ".join(parts) + "." + shared)
     return out
 
 
@@ -284,6 +316,13 @@ def render(index: Mapping[str, Any], tal: pd.DataFrame, tad: pd.DataFrame, ablat
              *(f'<p class="flat" id="flat-{i}">{_esc(s)}</p>' for i, s in enumerate(flat_notes(tal))),
              "<h2>Table 1: detections (TAD)</h2>",
              _table(mean_pm_std(tad, keep + ["protocol", "class_scores", "n_videos"]), "tad-table")]
+    notes = transfer_notes([tal] + ([ablations] if ablations is not None else []))
+    if notes:
+        parts += ["<h2>Transfer from the pretrainings</h2>",
+                  "<p>Fine-tuning loads every weight of the pretraining's checkpoint whose name and shape match "
+                  "its model; the rest start as initialised (the tables' columns pretrain_weights_not_loaded and "
+                  "weights_not_pretrained, each run's run.json under initialised).</p>",
+                  *(f'<p class="transfer" id="transfer-{i}">{_esc(s)}</p>' for i, s in enumerate(notes))]
     comparison = None if rehearsal else paper_comparison(tal, tad, index["tal_protocols"])
     if rehearsal:
         parts.append(f'<p id="no-paper">Measured on the {_esc(rehearsal)}: the paper\'s numbers are not set beside '

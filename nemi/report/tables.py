@@ -23,8 +23,9 @@ Snakemake workflow writes them)::
                             "proposals_csv": ".../seed0.csv", "tal": {"<protocol>": ".../eval.json"},
                             "tad": ".../eval_tad.json"}]}}}
 
-``run`` is the training's ``run.json`` (``select``, ``selection``, ``config_hash``); ``tal`` and
-``tad`` are what ``nemi evaluate proposals|detections --json`` writes; ``epochs`` is the
+``run`` is the training's ``run.json`` (``select``, ``selection``, ``config_hash``; for a run fine-tuned
+from a pretraining, ``initialised`` with the lists ``not_loaded_from_checkpoint`` and ``not_in_checkpoint``);
+``tal`` and ``tad`` are what ``nemi evaluate proposals|detections --json`` writes; ``epochs`` is the
 training's ``epochs.csv`` (Figure 3 reads its ``val_AR@<n>`` columns); ``model`` (read only for
 the attention map) and ``proposals_csv`` (the timelines) are read by ``nemi report html``. A
 group ``ablations`` entry names its ``ablation`` kind. ``pretraining.runs`` are the pretraining runs the
@@ -38,7 +39,10 @@ Tables (every metric in percent, rounded to 2 decimals, so the columns are named
 (ddof 1), 0 when there is one seed, which ``n_seeds`` then says):
 
 - ``{dataset}_tal.csv``: one row per ``table1`` experiment: the identity columns
-  (:data:`IDENTITY`), ``proposals_per_video_mean`` (proposals per evaluated video, mean over
+  (:data:`IDENTITY`; ``pretrain_weights_not_loaded`` lists the modules of the pretraining's checkpoint that
+  fine-tuning did not load, ``weights_not_pretrained`` those of the fine-tuned model that did not come from
+  it, each "none" when nothing was left out and empty without a pretraining),
+  ``proposals_per_video_mean`` (proposals per evaluated video, mean over
   seeds: ``n_predictions / n_videos`` of the first proposal protocol's evaluation, 2 decimals; an
   AR@AN at a larger AN counts no further proposal), then per proposal protocol ``{protocol}:n_videos``,
   ``{protocol}:AR@{n}_pct_mean|std`` for every AN the evaluation JSON holds and
@@ -73,8 +77,12 @@ ABLATIONS = ("decomposition", "query", "contrastive", "reassemble")
 ABLATION_SWITCH = {"decomposition": "decomposition", "query": "query_strategy", "contrastive": "contrastive",
                    "reassemble": "reassemble"}
 IDENTITY = ("experiment", "label", "method", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
-            "contrastive", "reassemble", "transductive", "pretrain_seeding", "n_seeds", "seeds", "checkpoint_rule",
-            "config_hash", "run_config_hashes", "data")
+            "contrastive", "reassemble", "transductive", "pretrain_seeding", "pretrain_weights_not_loaded",
+            "weights_not_pretrained", "n_seeds", "seeds", "checkpoint_rule", "config_hash", "run_config_hashes", "data")
+# run.json's initialised entry (nemi.fit.loop.load_matching): the checkpoint's weights fine-tuning left out,
+# and the model's weights the checkpoint did not give (initialised at random).
+NOT_LOADED, NOT_IN = "not_loaded_from_checkpoint", "not_in_checkpoint"
+NOTHING_LEFT_OUT = "none"
 PRETRAIN_KEYS = ("name", "dataset", "labels", "query_strategy", "contrastive", "reassemble", "transductive")
 RUN_KEYS = ("seed", "run", "epochs", "proposals_csv", "tal", "tad")
 METHODS = ("rtd", "sliding_window")
@@ -172,6 +180,24 @@ def checkpoint_rule(path: str | os.PathLike) -> tuple[str, str]:
     return rule, doc["config_hash"]
 
 
+def modules(names: list[str]) -> str:
+    """Weight names as the modules that hold them, in order, joined by ";" ("activity_query_proj" for its
+    weight and bias); :data:`NOTHING_LEFT_OUT` for none."""
+    held = dict.fromkeys(n.rsplit(".", 1)[0] for n in names)
+    return ";".join(held) or NOTHING_LEFT_OUT
+
+
+def transfer(path: str | os.PathLike) -> tuple[str, str]:
+    """(the pretraining's weights a fine-tuned run did not load, the run's weights the pretraining did not
+    give), as :func:`modules`, from its run.json's ``initialised`` entry."""
+    doc = read_json(path, "training run record")
+    init = doc.get("initialised")
+    _need(isinstance(init, dict) and all(isinstance(init.get(k), list) for k in (NOT_LOADED, NOT_IN)), path,
+          "initialised", f"a run fine-tuned from a pretraining lists the weights it did not load ({NOT_LOADED}, "
+          f"{NOT_IN}); found {sorted(init) if isinstance(init, dict) else init!r}")
+    return modules(init[NOT_LOADED]), modules(init[NOT_IN])
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample std (ddof 1; 0 for one value) of fractions, as percent rounded to DECIMALS."""
     pct = 100.0 * np.asarray(values, dtype=np.float64)
@@ -194,6 +220,9 @@ def identity(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dic
         rules, hashes = zip(*(checkpoint_rule(r["run"]) for r in exp["runs"]))
     else:
         rules, hashes = (UNTRAINED_RULE,), ()
+    # What fine-tuning did not take from the pretraining (the same for every seed: one checkpoint, one model).
+    left_out = (_same([transfer(r["run"]) for r in exp["runs"]], "the weights loaded from the pretraining", name)
+                if pre else ("", ""))
     return {
         "experiment": name, "label": exp["label"], "method": exp.get("method", "rtd"),
         "pretraining": pre.get("name") or "none",
@@ -202,6 +231,7 @@ def identity(name: str, exp: Mapping[str, Any], index: Mapping[str, Any]) -> dic
         "reassemble": _text(pre.get("reassemble")), "transductive": _text(pre.get("transductive")),
         # per_run: each seed's own pretraining (the spread includes it); shared: one for every seed
         "pretrain_seeding": _text(pre.get("seeding")),
+        "pretrain_weights_not_loaded": left_out[0], "weights_not_pretrained": left_out[1],
         "n_seeds": len(exp["runs"]), "seeds": ";".join(str(r["seed"]) for r in exp["runs"]),
         "checkpoint_rule": " | ".join(dict.fromkeys(rules)), "config_hash": index["config_hash"],
         "run_config_hashes": ";".join(hashes),

@@ -361,6 +361,15 @@ def pretrain_section(wildcards):
     return _checked(_experiments_mod.pretrain_run_section)(_pretraining_of(wildcards), int(wildcards.seed))
 
 
+def pretrain_model_params(wildcards):
+    """The model section the pretraining builds its network with, as `nemi pretrain --model-params` takes it:
+    its dataset's, with the architecture of the experiments that fine-tune from it
+    (nemi.experiments.pretrain_model), so that their fine-tuning loads every weight."""
+    _pretraining_of(wildcards)
+    model = _checked(_experiments_mod.pretrain_model)(config, wildcards.pretraining, DS)
+    return json.dumps(model, sort_keys=True)
+
+
 def pretrain_labels(wildcards):
     return f"results/{wildcards.dataset}/pseudo_labels/{_pretraining_of(wildcards)['labels']}.json"
 

@@ -1,8 +1,9 @@
 # NEMI pretraining: RTD-Net on a dataset's pseudo activities alone (no annotation file among the inputs;
-# the boundary prior is fitted on pseudo labels too). One job per entry of `pretrainings` and seed, shared
-# by every experiment naming it (pretrain.seeding: per_run, one per fine-tuning seed; shared, one):
-# results/<dataset>/pretrain/<name>/seed<k>/ holds model.pt, epochs.csv, learning_curve.png, run.json,
-# and runs/<config hash>/ the checkpoints a killed run resumes from.
+# the boundary prior is fitted on pseudo labels too), built with the architecture of the experiments that
+# fine-tune from it (pretrain_model_params), whatever dataset they are on. One job per entry of
+# `pretrainings` and seed, shared by every experiment naming it (pretrain.seeding: per_run, one per
+# fine-tuning seed; shared, one): results/<dataset>/pretrain/<name>/seed<k>/ holds model.pt, epochs.csv,
+# learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
 
 import nemi.pretrain as _pretrain
 from nemi.pretrain.params import PretrainParams as _PretrainP
@@ -31,7 +32,7 @@ rule pretrain:
     params:
         p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
         train=lambda wc: json.dumps(DS(wc.dataset)["train"], sort_keys=True),
-        model=model_params,
+        model=pretrain_model_params,
         out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}/seed{wc.seed}",
     shell:
         "nemi pretrain --features {input.features:q} --boundary {input.boundary:q} --pseudo-labels {input.labels:q}"

@@ -52,20 +52,24 @@ class HogBoundaryParams:
     local_window_frames: int  # odd: centred on the step
     local_std_factor: float
     max_activity_frames: int  # longer activities are split into equal parts
-    min_activity_frames: int  # shorter activities are dropped
+    min_activity_frames: int  # shorter activities are dropped (the config's null: one step of the grid)
 
     def __post_init__(self) -> None:
         if self.tau < 0 or self.local_std_factor < 0:
             raise ValueError(f"labels.hog.tau must be >= 0 and local_std_factor >= 0, not {self.tau}, "
                              f"{self.local_std_factor}")
+        if self.local_test and self.local_window_frames % 2 == 0:
+            raise ValueError(f"labels.hog.local_window_frames must be odd, not {self.local_window_frames}")
+        if self.min_activity_frames is None:
+            # The config's null means one step of the dataset's grid, which only the workflow knows.
+            raise ValueError("labels.hog.min_activity_frames is null (one step of the dataset's grid, which "
+                             "nemi.datasets.effective_config fills in): give it, e.g. --min-activity-frames 5")
         if min(self.max_activity_frames, self.min_activity_frames, self.local_window_frames) < 1:
             raise ValueError("labels.hog.max_activity_frames, min_activity_frames and local_window_frames must be >= 1")
         if self.min_activity_frames > self.max_activity_frames:
             # Every activity would be dropped or split below the minimum: the labels job would succeed with none.
             raise ValueError(f"labels.hog.min_activity_frames ({self.min_activity_frames}) is above "
                              f"labels.hog.max_activity_frames ({self.max_activity_frames}): no activity could be kept")
-        if self.local_test and self.local_window_frames % 2 == 0:
-            raise ValueError(f"labels.hog.local_window_frames must be odd, not {self.local_window_frames}")
 
 def hog_distance_curve(frames: Iterable[np.ndarray], *, cell_px: int = 8, height_px: int = 96,
                        width_px: int = 128, on_frames=None) -> np.ndarray:
