@@ -157,9 +157,10 @@ def test_the_users_command_plans_with_the_rehearsal_config(repo_dir):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     jobs = dict(line.split() for line in r.stdout.splitlines()
                 if len(line.split()) == 2 and line.split()[1].isdigit())
-    # One generator job, the 413 videos in 9 shards of 50, three seeds of two trained rows, the floor.
+    # One generator job, the 413 videos in 9 shards of 50, three seeds of two trained rows (NEMI's pretraining
+    # once per seed, pretrain.seeding per_run), the floor.
     assert jobs["features_rehearsal"] == "1" and jobs["features_import"] == "9" and jobs["train"] == "6"
-    assert jobs["pretrain"] == "1" and jobs["proposals_sliding_window"] == "1" and "decode" not in jobs
+    assert jobs["pretrain"] == "3" and jobs["proposals_sliding_window"] == "1" and "decode" not in jobs
 
 
 # --- ActivityNet-1.3: BSN's files, 16-frame snippets, a subset by max_videos ---
