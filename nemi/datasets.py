@@ -67,8 +67,9 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     if "synth" in entry:
         eff["synth"] = copy.deepcopy(entry["synth"])
     eff["weights"] = copy.deepcopy(config.get("weights", {}))
+    preset = preset_of(config, name)
     for sec in STAGE_SECTIONS:
-        eff[sec] = deep_merge(config.get(sec, {}), entry.get(sec, {}))
+        eff[sec] = deep_merge(deep_merge(config.get(sec, {}), preset.get(sec, {})), entry.get(sec, {}))
     full = schema()
     sub = {"$ref": "#/$defs/effective", "$defs": full["$defs"]}
     validator = _fill_defaults(jsonschema.Draft202012Validator)(sub)
@@ -76,7 +77,9 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     if errors:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise NemiConfigError(f"config: datasets.{name} (merged with the top-level sections): {where}: {err.message}")
+        merged = f"its preset {entry['preset']} and the top-level sections" if entry.get("preset") else \
+            "the top-level sections"
+        raise NemiConfigError(f"config: datasets.{name} (merged with {merged}): {where}: {err.message}")
     if eff["videos"]["source"] == "synth" and "synth" not in eff:
         eff["synth"] = {}
         validator.validate(eff)
@@ -91,6 +94,30 @@ def effective_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
         if isinstance(section, dict) and kind != "kinds" and section.get("min_activity_frames", 0) is None:
             section["min_activity_frames"] = shortest
     return eff
+
+
+def preset_of(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The sections of the preset dataset ``name`` takes (``datasets.<name>.preset``), or none; an unknown
+    preset is refused naming the key and the known ones."""
+    preset = ((config.get("datasets") or {}).get(name) or {}).get("preset")
+    if preset is None:
+        return {}
+    presets = config.get("presets") or {}
+    if preset not in presets:
+        raise NemiConfigError(f"config: datasets.{name}.preset: no preset {preset!r} under presets "
+                              f"(known: {', '.join(sorted(presets)) or 'none'})")
+    return presets[preset] or {}
+
+
+def setting_key(config: Mapping[str, Any], name: str, section: str, key: str) -> str:
+    """Where dataset ``name``'s ``section.key`` is written, for messages: its entry, its preset, else the
+    top-level section."""
+    entry = (config.get("datasets") or {}).get(name) or {}
+    if key in (entry.get(section) or {}):
+        return f"datasets.{name}.{section}.{key}"
+    if key in (preset_of(config, name).get(section) or {}):
+        return f"presets.{entry['preset']}.{section}.{key}"
+    return f"{section}.{key}"
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -185,11 +212,14 @@ def _parse_text(text: str, wanted: str | list[str]) -> Any:
 
 
 def raw_setting(config: Mapping[str, Any], name: str, section: str, key: str) -> Any:
-    """Dataset ``name``'s ``section.key`` as written (its entry, else the top-level section, else the schema's
+    """Dataset ``name``'s ``section.key`` as written (its entry, its preset, the top-level section, else the schema's
     default), without merging or validating the dataset: what the workflow's wildcard constraints read for
     every dataset, so that a dataset no target reaches is never validated (nor refused)."""
     entry = (config.get("datasets") or {}).get(name) or {}
-    for source in (entry.get(section), config.get(section) if section in STAGE_SECTIONS else None):
+    stage = section in STAGE_SECTIONS
+    # An unknown preset is left to effective_config, which refuses it when a target reaches the dataset.
+    preset = (config.get("presets") or {}).get(entry.get("preset")) or {}
+    for source in (entry.get(section), preset.get(section) if stage else None, config.get(section) if stage else None):
         if isinstance(source, Mapping) and key in source:
             return source[key]
     return defaults(section).get(key)

@@ -190,9 +190,10 @@ def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[
 
 
 def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
-    """Where a dataset's model setting is written: its own entry, else the top-level model section."""
-    own = ((config.get("datasets") or {}).get(dataset) or {}).get("model") or {}
-    return f"datasets.{dataset}.model.{key}" if key in own else f"model.{key}"
+    """Where a dataset's model setting is written: its own entry, its preset, else the top-level model section."""
+    from nemi.datasets import setting_key
+
+    return setting_key(config, dataset, "model", key)
 
 
 def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any],
@@ -249,6 +250,42 @@ def of_dataset(config: Mapping[str, Any], dataset: str, group: str | None = None
     """Names of the experiments fine-tuned on ``dataset`` (of one group, or all), in config order."""
     entries = {n: experiment(config, n) for n in (config.get("experiments") or {})}
     return [n for n, e in entries.items() if e["dataset"] == dataset and group in (None, e["group"])]
+
+
+def require_experiments(config: Mapping[str, Any], dataset: str, group: str | None = None) -> None:
+    """A dataset's tables (of one group, or any) need an experiment naming it: without one they would be
+    built empty. Refused saying how to add the two rows README's example has."""
+    if of_dataset(config, dataset, group):
+        return
+    which = f" of group {group}" if group else ""
+    raise NemiConfigError(
+        f"config: no experiment{which} names dataset {dataset}, so its tables and report would be empty. Add "
+        f"some under experiments: (README, \"Datasets, and running on your own videos\"), e.g. RTD-Net from "
+        f"scratch and the sliding-window floor: experiments: {{{dataset}_rtd: {{dataset: {dataset}, seeds: [0, 1]"
+        f"{', group: ' + group if group and group != 'table1' else ''}}}, {dataset}_floor: {{dataset: {dataset}, "
+        f"method: sliding_window, sliding_window: {{scales_s: [1, 2, 4, 8, 16]}}}}}} (window lengths in seconds, "
+        "as long as your actions)")
+
+
+def check_shipped_names(shipped: Mapping[str, Any], shipped_file: str,
+                        files: list[tuple[str, Mapping[str, Any]]]) -> None:
+    """Refuse an experiment, pretraining or preset of a user's config file (``files``: path and content of
+    each ``--configfile``) that has the name of one of the shipped config's (``shipped``, read from
+    ``shipped_file``): Snakemake merges the two entries key by key, so the user's would silently take the
+    shipped one's other keys, and the demo's rows would change. The user's files may refine each other's
+    entries (workflow/configs/thumos14_rehearsal.yaml does thumos14.yaml's)."""
+    for path, content in files:
+        for section in ("experiments", "pretrainings", "presets"):
+            ours = (shipped.get(section) or {})
+            for name in (content or {}).get(section) or {}:
+                if name in ours:
+                    of = ours[name].get("dataset") if isinstance(ours[name], Mapping) else None
+                    mine = content[section][name]
+                    own = mine.get("dataset") if isinstance(mine, Mapping) and mine.get("dataset") else "my"
+                    raise NemiConfigError(
+                        f"config: {section}.{name} in {path} has the name of one in {shipped_file}"
+                        f"{f' (on dataset {of})' if of else ''}: Snakemake would merge the two key by key, "
+                        f"changing that one's too. Give yours a name of its own (e.g. {own}_{name})")
 
 
 def runs(config: Mapping[str, Any], dataset: str, group: str | None = None) -> list[tuple[str, int]]:

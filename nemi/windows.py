@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -108,6 +108,19 @@ def recorded_window_params(record: Mapping | None) -> WindowParams:
 
     w = {**{k: defaults("train")[k] for k in RECORDED_KEYS}, **dict(record or {})}
     return WindowParams(**{k: w[k] for k in RECORDED_KEYS})
+
+
+def file_window_params(obj: Any) -> WindowParams:
+    """The grid a loaded model file was trained on: a nemi model.pt's ``windows``; a training checkpoint's
+    (``nemi.fit.state``, which a killed run resumes from) is its run's train section; a released RTD-Action
+    checkpoint, which records none, gets the schema's (RTD-Net's) grid."""
+    from nemi.fit.state import FORMAT
+
+    if not isinstance(obj, Mapping):
+        return recorded_window_params(None)
+    if obj.get("windows") is None and obj.get("format") == FORMAT:
+        return recorded_window_params({k: v for k, v in obj["config"]["train"].items() if k in RECORDED_KEYS})
+    return recorded_window_params(obj.get("windows"))
 
 
 class VideoFeatures(NamedTuple):

@@ -281,7 +281,7 @@ def test_fine_tuning_from_the_shipped_cross_dataset_pretraining_loads_every_weig
 
     cfg = _layered("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml")
     eff = lambda n: effective_config(cfg, n)  # noqa: E731
-    name = experiment(cfg, "nemi_cross")["pretraining"]
+    name = experiment(cfg, "thumos_nemi_cross")["pretraining"]
     cfg["pretrainings"][name]["query_strategy"] = strategy
     check(cfg, eff)
     own = eff(pretraining(cfg, name)["dataset"])

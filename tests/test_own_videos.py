@@ -35,18 +35,14 @@ def mydata_config(data: Path) -> dict:
         "datasets": {"mydata": {
             "videos": {"source": "manifest", "manifest": str(data / "videos.csv"),
                        "annotations": str(data / "annotations" / "groundtruth.csv"), "shard_size": 6},
-            "decode": {"fps": 15, "width_px": 160, "height_px": 120},
-            "features": {"crop_px": 64, "flow_method": "dis", "window_frames": 8, "device": "cpu",
-                         "rgb_weights": "random_rgb.pt"},
+            # README's example takes the demo's setting; the crop is smaller still, and the one stage longer
+            # and without the completeness term.
+            "preset": "small_cpu",
+            "features": {"crop_px": 64, "device": "cpu", "rgb_weights": "random_rgb.pt"},
             "labels": {"kinds": ["hog"]},
-            "model": {"hidden_dim": 128, "encoder_hidden_dim": 128, "ffn_dim": 256, "decoder_layers": 3,
-                      "num_queries": 32, "window_steps": 16, "dropout": 0.0},
-            "tem": {"hidden_dim": 64, "epochs": 5},
-            "train": {"batch_size": 8, "window_steps": 16, "train_stride": 1, "test_stride": 8, "step_frames": None,
-                      "holdout_share": 0.25, "schedule": "one_stage",
-                      "schedules": {"one_stage": {"main": {
-                          "epochs": 40, "lr_step_epochs": 35,
-                          "model": {"losses": ["labels", "boxes", "cardinality"], "proposal_score": "class"}}}}},
+            "train": {"schedules": {"one_stage": {"main": {
+                "epochs": 40, "lr_step_epochs": 35,
+                "model": {"losses": ["labels", "boxes", "cardinality"], "proposal_score": "class"}}}}},
         }},
         "experiments": {"mydata_rtd": {"dataset": "mydata", "seeds": [TRAIN_SEED], "label": "RTD-Net (from scratch)"},
                         "mydata_floor": {"dataset": "mydata", "method": "sliding_window", "label": "Sliding windows",

@@ -131,8 +131,13 @@ def test_dataset_overrides_are_merged_and_validated():
     eff = datasets.effective_config(cfg, "demo")
     assert eff["decode"]["fps"] == 15 and eff["decode"]["codec"] == "jpeg"  # override + top-level
     assert eff["features"]["crop_px"] == 96 and eff["features"]["snippet_frames"] == 8
-    cfg["datasets"]["demo"]["decode"]["fsp"] = 3
+    cfg["datasets"]["demo"]["decode"] = {"fsp": 3}
     with pytest.raises(NemiConfigError, match="datasets.demo.*decode.*fsp"):
+        datasets.effective_config(cfg, "demo")
+    # A misspelt key of the preset it takes: named with the preset.
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["presets"]["small_cpu"]["decode"]["fsp"] = 3
+    with pytest.raises(NemiConfigError, match=r"datasets\.demo \(merged with its preset small_cpu .*decode.*fsp"):
         datasets.effective_config(cfg, "demo")
     # A user's dataset that leaves decode out gets the schema's defaults, not the demo's values.
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -14,7 +14,8 @@ from nemi.errors import NemiInputError
 from nemi.fit.loop import load_matching, seed_everything
 from nemi.io.manifest import read_splits
 from nemi.io.pseudo_labels import write_pseudo_labels
-from nemi.model import ModelParams, build_model, load_checkpoint
+from nemi.io.provenance import sha256_file
+from nemi.model import ModelParams, build_model, load_checkpoint, save_model
 from nemi.pretrain.data import PretrainWindows, collate_pretrain, pretraining_videos, read_activities
 from nemi.pretrain.params import PretrainParams
 from nemi.pretrain.run import pretrain
@@ -97,6 +98,16 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
           init=tmp_path / "pre" / "model.pt")
     run = json.loads((tmp_path / "ft" / "run.json").read_text())
     assert run["initialised"]["n_loaded"] == len(loaded["loaded"]) and run["config"]["init"].endswith("model.pt")
+
+    # A retrained pretraining at the same path is another run: the finished one is not resumed (it was, when
+    # only the path named the run, and its stale weights went downstream).
+    assert run["config"]["init_sha256"] == sha256_file(tmp_path / "pre" / "model.pt")
+    other = build_model(pre_mp)
+    save_model(tmp_path / "pre" / "model.pt", other, pre_mp)
+    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
+          init=tmp_path / "pre" / "model.pt")
+    again = json.loads((tmp_path / "ft" / "run.json").read_text())
+    assert again["config_hash"] != run["config_hash"] and len(list((tmp_path / "ft" / "runs").iterdir())) == 2
 
 
 def test_windows_are_reassembled_anew_each_epoch_and_reproducibly():

@@ -80,3 +80,40 @@ def test_more_gpus_than_there_are_stops_before_any_work(files, capsys):
     assert main(_args(files, "c", gpus=64)) == 2
     assert "train.gpus is 64 but this machine has" in capsys.readouterr().err
     assert not (files / "c").exists()
+
+
+def test_the_run_hash_identifies_the_runs_data(files):
+    """Two datasets' runs of the same settings were one config hash (one runs/<hash>/ name, one resume key):
+    the hash now holds the manifest's and the annotations' sha256 too."""
+    one = {"schedules": {"one_stage": {"main": {"epochs": 1}}}}
+    assert main(_args(files, "a", **one)) == 0
+    (files / "gt.csv").write_text((files / "gt.csv").read_text().replace(",act", ",other"))
+    assert main(_args(files, "b", **one)) == 0
+    runs = {d: json.loads((files / d / "run.json").read_text()) for d in ("a", "b")}
+    assert runs["a"]["config_hash"] != runs["b"]["config_hash"]
+    assert runs["a"]["config"]["data"]["manifest_sha256"] == runs["b"]["config"]["data"]["manifest_sha256"]
+    assert runs["a"]["config"]["data"]["annotations_sha256"] != runs["b"]["config"]["data"]["annotations_sha256"]
+    assert (files / "b" / "runs" / runs["b"]["config_hash"]).is_dir()
+    # The same data again: the same hash, so the same command resumes.
+    assert main(_args(files, "c", **one)) == 0
+    assert json.loads((files / "c" / "run.json").read_text())["config_hash"] == runs["b"]["config_hash"]
+
+
+def test_a_training_checkpoint_gives_the_proposals_of_its_own_windows(files, tmp_path):
+    """`nemi proposals --checkpoint runs/<hash>/checkpoint.pt` read the checkpoint as a model file with no
+    windows ("window_steps 100 but the model's position table has 10"): it records its run's windows."""
+    import pandas as pd
+
+    one = {"schedules": {"one_stage": {"main": {"epochs": 1}}}}
+    assert main(_args(files, "a", **one)) == 0
+    ckpt = next((files / "a" / "runs").glob("*/checkpoint.pt"))
+    common = ["--features", str(files / "f.h5"), "--boundary", str(files / "b.h5"), "--manifest",
+              str(files / "videos.csv"), "--params", json.dumps({"device": "cpu", "top_n": 20})]
+    assert main(["proposals", "rtd", "--checkpoint", str(ckpt), "--out", str(tmp_path / "c.csv"), *common]) == 0
+    assert main(["proposals", "rtd", "--checkpoint", str(files / "a" / "model.pt"), "--out", str(tmp_path / "m.csv"),
+                 *common]) == 0
+    # One stage, select last: the checkpoint's weights are the model's.
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c.csv"), pd.read_csv(tmp_path / "m.csv"))
+    record = json.loads((tmp_path / "c.json").read_text())
+    assert record["windows"]["window_steps"] == MODEL["window_steps"]
+    assert record["checkpoint_kind"].startswith("training checkpoint (stage 1 of 1, epoch 1)")

@@ -96,6 +96,23 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def data_identity(files: Mapping[str, str | os.PathLike]) -> dict[str, str]:
+    """``{<name>_sha256: digest}`` of the files a run learns from (its manifest, its annotations or pseudo
+    labels): part of the run's config, so that its hash, which names its runs/<hash>/ folder and keys its
+    resume, tells two datasets' runs of the same settings apart, and a run on edited data from the old one."""
+    from nemi.io.provenance import sha256_file
+
+    return {f"{name}_sha256": sha256_file(path) for name, path in files.items()}
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    from nemi.io.provenance import sha256_file
+
+    if not Path(path).is_file():
+        raise NemiInputError(f"{path}: checkpoint to start from not found")
+    return sha256_file(path)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -163,7 +180,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
         run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
         collate_fn: Callable[[list[dict]], dict] = collate, init: str | os.PathLike | None = None,
         config_extra: Mapping[str, Any] | None = None, record: Mapping[str, Any] | None = None,
-        stage: str = "train", version: int = 1) -> torch.nn.Module | None:
+        stage: str = "train", version: int = 1, data: Mapping[str, str] | None = None) -> torch.nn.Module | None:
     """Train into ``run_dir`` (default ``out_dir/runs/<config hash>``); write ``out_dir/model.pt``,
     ``epochs.csv``, ``learning_curve.png`` and ``run.json`` (rank 0); return the trained model, or None
     when stopped early.
@@ -172,13 +189,21 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     every stage hands on its last epoch. ``init``: a checkpoint whose matching weights start the run
     (``load_matching``); ``params.pretrained`` instead loads a whole checkpoint of this architecture.
     ``config_extra``: further config sections (a pretraining's) that belong to the run's identity.
-    ``record``: entries added to ``run.json``. ``stop_after_epochs`` stops after that many epochs in
+    ``record``: entries added to ``run.json``. ``data``: the digests of what the run learns from
+    (:func:`data_identity`), part of its identity. ``stop_after_epochs`` stops after that many epochs in
     all (a kill, for tests).
     """
     dist = setup_distributed(params)
     config = {**merged_config(params, dict(model_section)), **json.loads(json.dumps(dict(config_extra or {})))}
     if init is not None:
         config["init"] = str(init)
+    # The weights a run starts from belong to its identity: a retrained pretraining at the same path must
+    # not let the fine-tuning resume (or call finished) a run that started from the old weights.
+    for key, path in (("init", init), ("pretrained", params.pretrained)):
+        if path is not None:
+            config[f"{key}_sha256"] = _sha256(path)
+    if data:
+        config["data"] = dict(data)
     chash = config_hash(config)
     out_dir = Path(out_dir)
     run_dir = Path(run_dir) if run_dir is not None else out_dir / "runs" / chash

@@ -19,6 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     status = relaunch_under_torchrun(fitting.gpus)
     if status is not None:
         return status
+    from nemi.fit.loop import data_identity
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.manifest import read_splits
@@ -33,7 +34,8 @@ def _run(args: argparse.Namespace) -> int:
     pretrain(features, boundary, activities, table, videos, p, train_section,
              json_object(args.model_params, "--model-params"), args.out_dir, run_dir=args.run_dir,
              stop_after_epochs=args.stop_after_epochs,
-             record={"dataset": args.dataset, "pseudo_labels": str(args.pseudo_labels)})
+             record={"dataset": args.dataset, "pseudo_labels": str(args.pseudo_labels)},
+             data=data_identity({"manifest": args.manifest, "pseudo_labels": args.pseudo_labels}))
     return 0
 
 

@@ -21,10 +21,12 @@ from nemi.windows import build_windows
 def pretrain(features, boundary, activities: Annotations, activity_table: pd.DataFrame, videos: list[str],
              params: PretrainParams, train_section: Mapping[str, Any], model_section: Mapping[str, Any],
              out_dir: str | os.PathLike, *, run_dir: str | os.PathLike | None = None,
-             stop_after_epochs: int | None = None, record: Mapping[str, Any] | None = None) -> torch.nn.Module | None:
+             stop_after_epochs: int | None = None, record: Mapping[str, Any] | None = None,
+             data: Mapping[str, str] | None = None) -> torch.nn.Module | None:
     """Pretrain on ``videos``' pseudo activities; a held-out share of them (their pseudo activities) chooses
     checkpoints. ``train_section`` and ``model_section`` are the dataset's; the pretraining's own
-    overrides and switches come from ``params``."""
+    overrides and switches come from ``params``; ``data``: the digests of its manifest and pseudo labels
+    (``nemi.fit.loop.data_identity``), part of the run's identity."""
     fitting = params.fit_params(train_section)
     wp = fitting.windows()
     trained, held = split_holdout(videos, fitting.holdout_share, fitting.holdout_seed)
@@ -39,7 +41,7 @@ def pretrain(features, boundary, activities: Annotations, activity_table: pd.Dat
     return fit(source, holdout, activity_table[activity_table["video_id"].isin(held)],
                fitting, model, out_dir, run_dir=run_dir,
                stop_after_epochs=stop_after_epochs, collate_fn=collate_pretrain,
-               config_extra={"pretrain": as_dict(params)}, record=run, stage="pretrain", version=VERSION)
+               config_extra={"pretrain": as_dict(params)}, record=run, stage="pretrain", version=VERSION, data=data)
 
 
 def _default_queries() -> int:

@@ -29,7 +29,7 @@ from nemi.model.postprocess import PostProcess
 from nemi.params import as_dict
 from nemi.proposals.params import VERSION, ProposalParams
 from nemi.segments import nms, soft_nms
-from nemi.windows import Indexed, WindowParams, recorded_window_params, build_windows, collate_indexed
+from nemi.windows import Indexed, WindowParams, build_windows, collate_indexed, file_window_params
 
 
 
@@ -58,8 +58,20 @@ def _checkpoint_extras(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def window_params(extras: Mapping[str, Any]) -> WindowParams:
-    """The grid the model was trained on (recorded in a nemi model file), else the schema's RTD-Net grid."""
-    return recorded_window_params(extras.get("windows"))
+    """The grid the model was trained on (recorded in a nemi model file or training checkpoint), else the
+    schema's RTD-Net grid."""
+    return file_window_params(extras)
+
+
+def checkpoint_kind(extras: Mapping[str, Any]) -> str:
+    """What the file is, for the record: a model file, or a training checkpoint and how far its run was."""
+    from nemi.fit.state import FORMAT
+
+    if extras.get("format") != FORMAT:
+        return "model file"
+    stages = list(extras["config"]["train"]["schedules"][extras["config"]["train"]["schedule"]])
+    return (f"training checkpoint (stage {extras['stage'] + 1} of {len(stages)}, epoch {extras['epoch']}): "
+            "the weights of its last saved epoch, not the checkpoint its run selects (model.pt)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -79,6 +91,9 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
     if wp.window_steps != mp.window_steps:
         raise NemiInputError(f"{checkpoint}: window_steps {wp.window_steps} but the model's position table has "
                              f"{mp.window_steps}")
+    kind = checkpoint_kind(extras)
+    if kind != "model file":
+        logger.warning("%s: a %s", checkpoint, kind)
     device = resolve_device(params.device)
     model.to(device)
     windows = build_windows({v: features[v] for v in video_ids}, wp, "test", boundary=boundary, video_ids=video_ids)
@@ -87,7 +102,11 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
     _, raw = evaluate(model, None, PostProcess(mp.proposal_score), loader, device, windows)
     table = merge_windows(raw, params)
     record = json.loads(extras["train_record"]) if isinstance(extras.get("train_record"), str) else {}
-    info = {"checkpoint": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint),
+    if kind != "model file":
+        from nemi.fit.loop import config_hash
+
+        record = {"config_hash": config_hash(extras["config"])}
+    info = {"checkpoint": str(checkpoint), "checkpoint_kind": kind, "checkpoint_sha256": sha256_file(checkpoint),
             "config_hash": record.get("config_hash"), "nemi_version": __version__, "version": VERSION,
             "params": as_dict(params), "proposal_score": mp.proposal_score, "windows": as_dict(wp),
             "n_videos": len(video_ids), "video_ids": list(video_ids), "n_windows": len(windows),

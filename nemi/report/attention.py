@@ -12,7 +12,7 @@ steps, so the scaling only makes rows of flat and peaked queries comparable).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.io.tables import read_ground_truth, read_predictions
 from nemi.log import logger
 from nemi.report import FigureParams
-from nemi.windows import WindowParams, build_windows, collate, recorded_window_params
+from nemi.windows import WindowParams, build_windows, collate, file_window_params
 
 
 
@@ -62,8 +62,7 @@ def _shard_of(paths: Sequence[str | os.PathLike]) -> dict[str, str]:
 
 def model_windows(path: str | os.PathLike) -> WindowParams:
     """The window grid a nemi model file records, else the schema's training grid (released checkpoints)."""
-    obj = load_torch(path, "model file")
-    return recorded_window_params(obj.get("windows") if isinstance(obj, Mapping) else None)
+    return file_window_params(load_torch(path, "model file"))
 
 
 def last_layer_cross_attention(model, features, boundary, mask):

@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     h.add_argument("--ground-truth", help="ground-truth CSV video_id,t_start,t_end[,label]")
     h.add_argument("--pseudo-labels", nargs="*", default=(), help="pseudo-label JSON files drawn in the timelines")
     h.add_argument("--experiment", help="experiment whose run the attention map and timelines show "
-                                        "(default: nemi_self, else the first Table 1 experiment)")
+                                        "(default: the first trained Table 1 experiment with a pretraining, "
+                                        "else the first trained one, else the first)")
     h.add_argument("--seed", type=int, help="its run's seed (default: its first run)")
     h.add_argument("--timeline-videos", type=int, default=None,
                    help=f"test videos drawn as timelines (default {fp.timeline_videos})")
@@ -94,7 +95,8 @@ def _run_of(index: dict, name: str | None, seed: int | None) -> tuple[str, dict,
     table1 = [n for n, e in index["experiments"].items() if e["group"] == "table1"]
     if name is None:
         trained = [n for n in table1 if is_trained(index["experiments"][n])]
-        name = "nemi_self" if "nemi_self" in trained else (trained or table1 or list(index["experiments"]))[0]
+        pretrained = [n for n in trained if index["experiments"][n].get("pretraining")]
+        name = (pretrained or trained or table1 or list(index["experiments"]))[0]
     if name not in index["experiments"]:
         raise NemiInputError(f"--experiment {name}: not in the index (has {sorted(index['experiments'])})")
     exp = index["experiments"][name]

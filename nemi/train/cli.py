@@ -18,6 +18,7 @@ def _run(args: argparse.Namespace) -> int:
     status = relaunch_under_torchrun(tp.gpus)
     if status is not None:
         return status
+    from nemi.fit.loop import data_identity
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.tables import read_ground_truth
@@ -32,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     _, boundary = read_start_end(args.boundary)
     train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), tp,
           json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs,
-          init=args.init)
+          init=args.init, data=data_identity({"manifest": args.manifest, "annotations": args.ground_truth}))
     return 0
 
 

@@ -17,10 +17,11 @@ from nemi.train.data import Annotations, TrainingVideos, windows_for
 def train(features, boundary, annotations: Annotations, videos: TrainingVideos, gt: pd.DataFrame,
           params: TrainParams, model_section: dict[str, Any], out_dir: str | os.PathLike,
           run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
-          init: str | os.PathLike | None = None) -> torch.nn.Module | None:
+          init: str | os.PathLike | None = None, data: dict[str, str] | None = None) -> torch.nn.Module | None:
     """Windows of the training videos (targets: their annotations) and of the held-out ones, then ``fit``.
 
-    ``init``: a checkpoint (a NEMI pretraining's model.pt) whose matching weights start the run.
+    ``init``: a checkpoint (a NEMI pretraining's model.pt) whose matching weights start the run; ``data``: the
+    digests of its manifest and annotations (``nemi.fit.loop.data_identity``), part of the run's identity.
     """
     wp = params.windows()
     train_ds = windows_for(videos.train, features, wp, "train", annotations, boundary)
@@ -29,4 +30,5 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
               "holdout_videos": videos.holdout, "n_unannotated_videos_left_out": len(videos.unannotated),
               "unannotated_videos": videos.unannotated}
     return fit(train_ds, holdout, gt, params, model_section, out_dir, run_dir=run_dir,
-               stop_after_epochs=stop_after_epochs, init=init, record=record, stage="train", version=VERSION)
+               stop_after_epochs=stop_after_epochs, init=init, record=record, stage="train", version=VERSION,
+               data=data)

@@ -7,6 +7,7 @@ import re
 import shlex
 import json
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -24,8 +25,21 @@ from nemi.params import from_config, schema_path
 import nemi.decode.shard as _decode
 import nemi.detect.classifier as _classifier
 import nemi.detect.fusion as _fusion
+import nemi.features.cost as _cost
 import nemi.features.extract as _extract
 import nemi.features.rehearsal as _rehearsal
+
+def _experiments_check_shipped(shipped_file, user_files):
+    from nemi.experiments import check_shipped_names
+
+    with open(shipped_file) as f:
+        shipped = yaml.safe_load(f) or {}
+    contents = []
+    for path in user_files:
+        with open(path) as f:
+            contents.append((path, yaml.safe_load(f) or {}))
+    check_shipped_names(shipped, shipped_file, contents)
+
 
 # Stops the run before any job starts with one line naming the offending key (a misspelt one with the
 # nearest known key); Snakemake's validate then fills the defaults in (its own error would print the
@@ -36,6 +50,15 @@ try:
 except NemiInputError as _err:
     raise WorkflowError(str(_err)) from None
 validate(config, schema=schema_path())
+
+# A user's --configfile is merged into config.yaml key by key: an experiment, pretraining or preset of theirs
+# named as one of config.yaml's would silently take that one's other keys (and change the demo's rows).
+_user_files = [os.path.abspath(f) for f in workflow.overwrite_configfiles]
+for _shipped_file in [os.path.abspath(f) for f in workflow.configfiles if os.path.abspath(f) not in _user_files]:
+    try:
+        _experiments_check_shipped(_shipped_file, _user_files)
+    except NemiInputError as _err:
+        raise WorkflowError(str(_err)) from None
 
 OUT = "results/{dataset}"
 LOGS = "results/{dataset}/logs"
@@ -219,6 +242,28 @@ def weights_input(key):
         return [os.path.normpath(path)]
 
     return files
+
+
+_FLOW_NOTICES = set()
+
+
+def flow_cost_notice(wildcards):
+    """Input function of rule features that adds no file: the first time the DAG plans a dataset's feature
+    jobs it prints, where TV-L1 flow runs on a CPU (the Thumos14 setting a dataset without a preset has),
+    the CPU time of the videos whose features are not on disk yet: hours a newcomer should hear of first."""
+    name = wildcards.dataset
+    if name not in _FLOW_NOTICES:
+        _FLOW_NOTICES.add(name)
+        if _cost.tvl1_on_cpu(DS(name)):
+            todo = {s: vs for s, vs in _shard_table(name).items() if not os.path.exists(f"results/{name}/features/{s}.h5")}
+            todo_videos = [v for vs in todo.values() for v in vs]
+            # The rule's 2 threads a job; TV-L1 uses one of them, so --cores N runs N // 2 jobs at once.
+            jobs = max(1, min(len(todo), (workflow.cores or 2) // 2))
+            note = _cost.flow_cpu_notice(DS(name), _cost.video_durations([v.path for v in todo_videos]),
+                                         len(todo_videos), jobs)
+            if todo_videos and note:
+                print(note, file=sys.stderr)
+    return []
 
 
 def import_section(wildcards):
@@ -443,6 +488,7 @@ wildcard_constraints:
 def report_run_files(name, with_ablations=False):
     """Every file of a dataset's experiment runs the tables read (table1 runs; with the ablations too)."""
     groups = [None] if with_ablations else ["table1"]
+    _checked(_experiments_mod.require_experiments)(config, name, "ablations" if with_ablations else "table1")
     files = []
     for group in groups:
         for exp, seed in _experiments_mod.runs(config, name, group):

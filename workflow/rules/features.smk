@@ -10,6 +10,7 @@ rule features:
         # Functions, so a missing weights file stops only runs that need features.
         rgb_weights=weights_input("rgb_weights"),
         flow_weights=weights_input("flow_weights"),
+        cost=flow_cost_notice,  # no file: prints the CPU time of TV-L1 flow, once a dataset
     output:
         f"{OUT}/features/{{shard}}.h5",
     log:
