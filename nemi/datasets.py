@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+import math
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -146,6 +148,69 @@ def check_config(config: Mapping[str, Any]) -> None:
 _SCHEMA_NOTE = "validated against nemi/schemas/config.schema.yaml"
 
 
+def coerce_command_line_text(config: dict) -> list[str]:
+    """Snakemake's ``--config`` reads a nested value as text (``--config 'datasets={anet: {features:
+    {rehearsal: {max_videos: 500}}}}'`` gives ``'500'``; only a top-level ``key=value`` is parsed): where the
+    schema wants an integer, number, boolean or null and the text is one, it becomes that value, in place,
+    before :func:`check_config`. Text that is none of them stays and is refused there, naming the key.
+    Returns the dotted keys it changed."""
+    # A dataset's stage sections are checked once merged (effective_config); here each is read with its
+    # section's schema, so that its text values are found too (only type errors are acted on).
+    full = copy.deepcopy(schema())
+    for sec in STAGE_SECTIONS:
+        full["$defs"]["dataset"]["properties"][sec] = {"$ref": f"#/$defs/{sec}"}
+    validator = jsonschema.Draft202012Validator(full)
+    changed: list[str] = []
+    for _ in range(1000):  # each pass fixes every value it finds; a fixed value exposes the keys below it
+        fixes = []
+        for err in _type_errors(validator.iter_errors(config)):
+            value = _parse_text(err.instance, err.validator_value)
+            if value is not _NOT_PARSED and err.absolute_path:
+                fixes.append((list(err.absolute_path), value))
+        if not fixes:
+            return changed
+        for path, value in fixes:
+            node = config
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            changed.append(".".join(map(str, path)))
+    return changed
+
+
+_NOT_PARSED = object()
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
+def _type_errors(errors):
+    for err in errors:
+        if err.validator == "type" and isinstance(err.instance, str):
+            yield err
+        yield from _type_errors(err.context or [])
+
+
+def _parse_text(text: str, wanted: str | list[str]) -> Any:
+    types = [wanted] if isinstance(wanted, str) else list(wanted)
+    if "string" in types:
+        return _NOT_PARSED
+    t = text.strip()
+    if "null" in types and t in ("null", "Null", "NULL", "~", ""):
+        return None
+    if "boolean" in types and t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    if "integer" in types and _INT_TEXT.fullmatch(t):
+        return int(t)
+    if "number" in types:
+        if _INT_TEXT.fullmatch(t):
+            return int(t)
+        try:
+            v = float(t)
+        except ValueError:
+            return _NOT_PARSED
+        return v if math.isfinite(v) else _NOT_PARSED  # 'nan' and 'inf' are text, not a config's number
+    return _NOT_PARSED
+
+
 def raw_setting(config: Mapping[str, Any], name: str, section: str, key: str) -> Any:
     """Dataset ``name``'s ``section.key`` as written (its entry, its preset, the top-level section, else the schema's
     default), without merging or validating the dataset: what the workflow's wildcard constraints read for
@@ -169,9 +234,9 @@ def step_frames(eff: Mapping[str, Any], train: Mapping[str, Any]) -> int | None:
     if train.get("step_frames"):
         return int(train["step_frames"])
     if eff["videos"]["source"] == "rehearsal":
-        from nemi.features.rehearsal import LAYOUT
+        from nemi.features.rehearsal import LAYOUTS
 
-        return int(LAYOUT["stride_frames"])
+        return int(LAYOUTS[eff["features"]["rehearsal"]["benchmark"]]["stride_frames"])
     if eff["features"]["source"] == "import":
         return int(eff["features"]["import"]["stride_frames"])
     return int(eff["features"]["snippet_frames"])
@@ -257,9 +322,9 @@ def data_label(eff: Mapping[str, Any]) -> str | None:
     """What a dataset's numbers are measured on, when it is not the dataset's own data (a rehearsal); else None."""
     if eff["videos"]["source"] != "rehearsal":
         return None
-    from nemi.features.rehearsal import LABEL
+    from nemi.features.rehearsal import LABELS
 
-    return LABEL
+    return LABELS[eff["features"]["rehearsal"]["benchmark"]]
 
 
 def rehearsal_dir(name: str) -> str:
@@ -306,18 +371,24 @@ def _manifest_table(path: str, mtime: float) -> tuple[Video, ...]:
 
 
 @cache
-def _rehearsal_table(name: str, annotations: str, video_info: tuple[str, ...]) -> tuple[Video, ...]:
+def _rehearsal_table(name: str, benchmark: str, annotations: str, video_info: tuple[str, ...],
+                     max_videos: int | None) -> tuple[Video, ...]:
+    from nemi import params
     from nemi.errors import NemiInputError
-    from nemi.io.annotations.adapters import thumos14_tables
+    from nemi.features.rehearsal import RehearsalParams, tables
 
+    key = f"config: datasets.{name}.features.rehearsal"
     for f in video_info:
         if not Path(f).is_file():
-            raise NemiConfigError(f"config: datasets.{name}.features.rehearsal.video_info: {f} not found "
-                                  "(TH14_video_info.json, then thumos14_test_groundtruth.csv)")
+            need = {"thumos14": "TH14_video_info.json, then thumos14_test_groundtruth.csv",
+                    "activitynet13": "BSN's video_info_new.csv"}[benchmark]
+            raise NemiConfigError(f"{key}.video_info: {f} not found ({need})")
+    rp = params.build(RehearsalParams, {"benchmark": benchmark, "annotations": annotations,
+                                        "video_info": list(video_info), "max_videos": max_videos})
     try:
-        m = thumos14_tables(annotations, list(video_info)).manifest
+        m = tables(rp)[0].manifest
     except NemiInputError as err:
-        raise NemiConfigError(f"config: datasets.{name}.features.rehearsal.annotations: {err}") from None
+        raise NemiConfigError(f"{key}.annotations ({benchmark}): {err}") from None
     return tuple(Video(v, s, p) for v, s, p in zip(m["video_id"], m["split"], m["path"]))
 
 
@@ -328,7 +399,8 @@ def video_table(eff: Mapping[str, Any]) -> tuple[Video, ...]:
         return _synth_table(eff["dataset"], s["n_videos"], s["seed"], s["test_fraction"])
     if eff["videos"]["source"] == "rehearsal":
         r = eff["features"]["rehearsal"]
-        return _rehearsal_table(eff["dataset"], r["annotations"], tuple(r["video_info"]))
+        return _rehearsal_table(eff["dataset"], r["benchmark"], r["annotations"], tuple(r["video_info"]),
+                                r["max_videos"])
     path = manifest_path(eff)
     if not Path(path).is_file():
         raise NemiConfigError(f"config: datasets.{eff['dataset']}.videos.manifest: {path} not found "

@@ -91,12 +91,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--out", required=True, help="feature shard (.h5) to write")
     i.set_defaults(func=_import)
 
-    r = cmds.add_parser("rehearsal", help="synthetic features on Thumos14's annotations, one .npy per video",
+    r = cmds.add_parser("rehearsal", help="synthetic features on Thumos14's or ActivityNet-1.3's annotations, "
+                        "one .npy per video",
                         description="Write the rehearsal dataset (nemi.features.rehearsal): one (T, 2048) float32 "
-                                    "<video>.npy per Thumos14 video at its true fps and frame count, the manifest "
-                                    "(videos.csv), the ground truth (groundtruth.csv) and rehearsal.json.")
+                                    "<video>.npy per annotated video (of the --max-videos subset) at its true fps "
+                                    "and frame count, the manifest (videos.csv), the ground truth (groundtruth.csv) "
+                                    "and rehearsal.json.")
     r.add_argument("--out", required=True, help="folder to write (replaced whole when complete)")
-    r.add_argument("--videos", nargs="+", default=None, help="only these videos (default: all 413)")
+    r.add_argument("--videos", nargs="+", default=None,
+                   help="only these videos (default: every one, Thumos14's 413, or the --max-videos subset)")
     from nemi.features.rehearsal import RehearsalParams
 
     params.add_arguments(r, RehearsalParams)

@@ -45,6 +45,7 @@ def _experiments_check_shipped(shipped_file, user_files):
 # nearest known key); Snakemake's validate then fills the defaults in (its own error would print the
 # whole schema). The schema lives in the package: it is also where every stage's defaults are written.
 try:
+    _ds.coerce_command_line_text(config)  # --config's nested values arrive as text
     _ds.check_config(config)
 except NemiInputError as _err:
     raise WorkflowError(str(_err)) from None
@@ -268,7 +269,9 @@ def flow_cost_notice(wildcards):
 def import_section(wildcards):
     """features.import of a dataset; a rehearsal's is the layout its generator writes, in its own folder."""
     if is_rehearsal(wildcards.dataset):
-        return {**_rehearsal.LAYOUT, "dir": _ds.rehearsal_dir(wildcards.dataset), "fps": 30}
+        benchmark = DS(wildcards.dataset)["features"]["rehearsal"]["benchmark"]
+        # fps: the manifest's fps column gives each video's own; this is only the command's fallback.
+        return {**_rehearsal.LAYOUTS[benchmark], "dir": _ds.rehearsal_dir(wildcards.dataset), "fps": 30}
     return DS(wildcards.dataset)["features"]["import"]
 
 

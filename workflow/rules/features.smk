@@ -75,8 +75,9 @@ rule features_import:
         " --out {output:q} 2> {log:q}"
 
 
-# videos.source rehearsal: Thumos14's real annotations with synthetic features (nemi.features.rehearsal), one
-# <video>.npy per video in the ActionFormer layout, with the manifest and ground truth; features_import reads them.
+# videos.source rehearsal: a benchmark's real annotations (Thumos14's or ActivityNet-1.3's) with synthetic features
+# (nemi.features.rehearsal), one <video>.npy per video in the ActionFormer layout, with the manifest and ground
+# truth; features_import reads them.
 rule features_rehearsal:
     output:
         manifest=f"{OUT}/features/rehearsal/videos.csv",

@@ -146,7 +146,12 @@ def activitynet_tables(annotations: str | os.PathLike, video_info: str | os.Path
         videos = pd.DataFrame({"video_id": info.index, "split": info["split"].to_numpy(),
                                "duration": info["duration"].to_numpy()})
         # Every video of BSN's file, also one whose annotation list is empty (it has no segment).
-        videos = videos[videos["video_id"].isin(set(load_json(path)))]
+        in_file = set(load_json(path))
+        unknown = sorted(in_file - set(info.index))
+        if unknown:  # else it would be left out of both tables without a word
+            raise NemiInputError(f"{video_info}: no row for {len(unknown)} video(s) of {path}, e.g. "
+                                 f"{', '.join(unknown[:10])} (its fps, frame count and subset)")
+        videos = videos[videos["video_id"].isin(in_file)]
     videos = videos[videos["split"].isin(ACTIVITYNET_SPLITS)].rename(columns={"split": "subset"})
     videos["split"] = videos["subset"].map(ACTIVITYNET_SPLITS)
     for col, src in (("fps", "fps"), ("frame_count", "n_frames")):
