@@ -212,7 +212,8 @@ def test_the_evaluated_subset_is_a_named_value_of_the_thumos_config():
     assert eff["evaluation"]["videos"] == "thumos14-213"
     assert eff["evaluation"]["tal_protocols"] == ["thumos14", "thumos14-daps"]
     assert eff["detect"]["classifier"]["train_split"] == "train"
-    assert set(cfg["experiments"]) >= {"rtd", "nemi_self"} and cfg["experiments"]["nemi_self"]["pretraining"]
+    assert set(cfg["experiments"]) >= {"thumos_rtd", "thumos_nemi_self"}
+    assert cfg["experiments"]["thumos_nemi_self"]["pretraining"]
 
 
 def test_the_activitynet_config_is_rtd_nets_anet_setting():
