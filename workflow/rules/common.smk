@@ -248,7 +248,7 @@ _FLOW_NOTICES = set()
 
 
 def flow_cost_notice(wildcards):
-    """Input function of rule features that adds no file: the first time the DAG plans a dataset's feature
+    """Input function (of the features rule) that adds no file: the first time the DAG plans a dataset's feature
     jobs it prints, where TV-L1 flow runs on a CPU (the Thumos14 setting a dataset without a preset has),
     the CPU time of the videos whose features are not on disk yet: hours a newcomer should hear of first."""
     name = wildcards.dataset
