@@ -145,15 +145,25 @@ def _check(cfg):
     check(cfg, lambda n: effective_config(cfg, n))
 
 
-def test_activity_query_on_a_fine_tuning_model_is_refused_naming_the_key_and_the_experiment(tmp_path):
-    cfg = _cfg(model={**RTD["model"], "query_strategy": "activity_query"})
-    with pytest.raises(NemiConfigError, match=r"config: model\.query_strategy is activity_query, the model "
-                                              r"experiment rtd fine-tunes.*pretrainings\.<name>\.query_strategy"):
+def _refused_top_level_and_own(section, value, top, own):
+    """``value`` set in the top-level ``section`` and in the dataset's own: both refused, each message matching;
+    returns the top-level config."""
+    cfg = _cfg(**{section: {**RTD[section], **value}})
+    with pytest.raises(NemiConfigError, match=top):
         _check(cfg)
-    own = _cfg()
-    own["datasets"]["tiny"]["model"] = {"query_strategy": "activity_query"}
-    with pytest.raises(NemiConfigError, match=r"datasets\.tiny\.model\.query_strategy is activity_query"):
-        _check(own)
+    mine = _cfg()
+    mine["datasets"]["tiny"][section] = dict(value)
+    with pytest.raises(NemiConfigError, match=own):
+        _check(mine)
+    return cfg
+
+
+def test_activity_query_on_a_fine_tuning_model_is_refused_naming_the_key_and_the_experiment(tmp_path):
+    cfg = _refused_top_level_and_own(
+        "model", {"query_strategy": "activity_query"},
+        r"config: model\.query_strategy is activity_query, the model experiment rtd fine-tunes.*"
+        r"pretrainings\.<name>\.query_strategy",
+        r"datasets\.tiny\.model\.query_strategy is activity_query")
     # As a pretraining's switch it is fine (the pretrainings' own section).
     _check(_cfg(pretrainings={"tiny_cnn": {"dataset": "tiny", "labels": "cnn", "query_strategy": "activity_query"},
                               "tiny_nocon": {"dataset": "tiny", "labels": "cnn", "contrastive": False}}))
@@ -185,14 +195,10 @@ def test_dataset_without_test_split_or_annotations():
 
 def test_a_from_scratch_experiment_refuses_train_pretrained(tmp_path):
     """The row says RTD-Net from scratch: a dataset whose train.pretrained names a checkpoint cannot have it."""
-    cfg = _cfg(train={**RTD["train"], "pretrained": "fine_tuned.pt"})
-    with pytest.raises(NemiConfigError, match=r"config: train\.pretrained is fine_tuned\.pt, but experiment rtd is "
-                                              r"from scratch \(pretraining: null\)"):
-        _check(cfg)
-    own = _cfg()
-    own["datasets"]["tiny"]["train"] = {"pretrained": "fine_tuned.pt"}
-    with pytest.raises(NemiConfigError, match=r"datasets\.tiny\.train\.pretrained is fine_tuned\.pt"):
-        _check(own)
+    cfg = _refused_top_level_and_own(
+        "train", {"pretrained": "fine_tuned.pt"},
+        r"config: train\.pretrained is fine_tuned\.pt, but experiment rtd is from scratch \(pretraining: null\)",
+        r"datasets\.tiny\.train\.pretrained is fine_tuned\.pt")
     # Experiments from a pretraining may start fine-tuning from it (their record names both starts).
     del cfg["experiments"]["rtd"]
     _check(cfg)
