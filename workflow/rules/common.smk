@@ -257,8 +257,8 @@ def flow_cost_notice(wildcards):
         if _cost.tvl1_on_cpu(DS(name)):
             todo = {s: vs for s, vs in _shard_table(name).items() if not os.path.exists(f"results/{name}/features/{s}.h5")}
             todo_videos = [v for vs in todo.values() for v in vs]
-            # The rule's 2 threads a job; TV-L1 uses one of them, so --cores N runs N // 2 jobs at once.
-            jobs = max(1, min(len(todo), (workflow.cores or 2) // 2))
+            # features.threads a job (TV-L1 uses one of them), so --cores N runs N // threads jobs at once.
+            jobs = max(1, min(len(todo), (workflow.cores or 2) // DS(name)["features"]["threads"]))
             note = _cost.flow_cpu_notice(DS(name), _cost.video_durations([v.path for v in todo_videos]),
                                          len(todo_videos), jobs)
             if todo_videos and note:

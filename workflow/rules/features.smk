@@ -21,7 +21,7 @@ rule features:
         dataset=datasets_where(lambda n: not imports_features(n)),
     conda:
         "../../envs/nemi.yaml"
-    threads: 2
+    threads: lambda wc: DS(wc.dataset)["features"]["threads"]
     resources:
         # One GPU unless the dataset's features.device is cpu (auto falls back to the CPU where none is).
         gpu=lambda wc: int(DS(wc.dataset)["features"]["device"] != "cpu"),
