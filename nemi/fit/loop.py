@@ -44,6 +44,7 @@ from nemi.io.tables import write_csv, write_json
 from nemi.log import logger
 from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
 from nemi.model.builder import objective
+from nemi.model.checkpoint import load_matching
 from nemi.params import as_dict
 from nemi.windows import Indexed, WindowDataset, collate, collate_indexed
 
@@ -149,25 +150,6 @@ def plot_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
-
-
-def load_matching(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, list[str]]:
-    """Copy every weight of the checkpoint at ``path`` whose name and shape match ``model``'s.
-
-    Fine-tuning from a pretraining: its pretraining-only layers (the activity-query projection) and
-    anything of another shape stay as initialised. Returns the names loaded, and those left out of
-    the checkpoint and of the model, so that the run records them.
-    """
-    from nemi.model.checkpoint import read_checkpoint
-
-    state, _ = read_checkpoint(path)
-    own = model.state_dict()
-    loaded = sorted(k for k, v in state.items() if k in own and own[k].shape == v.shape)
-    if not loaded:
-        raise NemiInputError(f"{path}: no weight of the checkpoint fits this model (names or shapes differ)")
-    model.load_state_dict({**own, **{k: state[k] for k in loaded}})
-    return {"loaded": loaded, "not_loaded_from_checkpoint": sorted(set(state) - set(loaded)),
-            "not_in_checkpoint": sorted(set(own) - set(loaded))}
 
 
 def _eta(history: list[dict], epochs_left: int) -> str:
