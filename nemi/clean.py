@@ -18,7 +18,7 @@ from pathlib import Path
 from nemi.errors import NemiInputError
 from nemi.io.artifacts import read_json
 
-# nemi.fit.loop.config_hash: the first 16 hex digits of a sha256.
+# nemi.fit.identity.config_hash: the first 16 hex digits of a sha256.
 _RUN_NAME = re.compile(r"[0-9a-f]{16}")
 # What nemi.fit writes into a run folder; a folder holding anything else is left alone.
 _OWN_FILE = re.compile(r"checkpoint\.pt|best_[A-Za-z0-9_]+\.pt|epochs\.csv|learning_curve\.png"

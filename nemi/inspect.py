@@ -231,7 +231,7 @@ def summarize_torch(path: str | Path) -> str:
                  f"{sum(1 for h in obj.get('history') or [] if h.get('epoch', 1) > 0)} epoch(s) in its history"]
         if obj.get("best"):
             lines.append(f"  best: {json.dumps(obj['best'], sort_keys=True)}")
-        # nemi.fit.loop names the run folder by this hash of the same config.
+        # nemi.fit.loop names the run folder by this hash of the same config (nemi.fit.identity.config_hash).
         chash = (params_hash(obj["config"]), "sha256 of the recorded config: the run folder's name")
         return "\n".join(lines + provenance_lines(obj.get("provenance"), chash, _recorded_inputs(obj)))
     record = json.loads(obj["train_record"]) if isinstance(obj.get("train_record"), str) else None

@@ -299,7 +299,7 @@ def test_fine_tuning_from_the_shipped_cross_dataset_pretraining_loads_every_weig
     network, as the workflow builds it (the pretraining's model section), gives the Thumos14 model every weight;
     only activity_query_proj, which a pretraining with activity queries adds, stays behind."""
     from nemi.experiments import experiment, pretrain_model, pretrain_section, pretraining
-    from nemi.fit.loop import load_matching
+    from nemi.model.checkpoint import load_matching
     from nemi.model import ModelParams, build_model, save_model
     from nemi.pretrain.params import PretrainParams
 

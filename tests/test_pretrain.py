@@ -13,11 +13,12 @@ import torch
 
 from nemi.cli import main
 from nemi.errors import NemiConfigError, NemiInputError
-from nemi.fit.loop import load_matching, seed_everything
+from nemi.fit.loop import seed_everything
 from nemi.io.manifest import read_splits
 from nemi.io.pseudo_labels import write_pseudo_labels
 from nemi.io.provenance import sha256_file
 from nemi.model import ModelParams, build_model, load_checkpoint, save_model
+from nemi.model.checkpoint import load_matching
 from nemi.pretrain.data import PretrainWindows, collate_pretrain, pretraining_videos, read_activities
 from nemi.pretrain.params import PretrainParams
 from nemi.pretrain.run import pretrain

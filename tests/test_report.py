@@ -129,7 +129,7 @@ def world(tmp_path_factory):
             chosen = "best" if select == "best" else "last"
             record = {"select": select, "config_hash": f"{name}{seed}".ljust(16, "0"),
                       "selection": {"main": {"checkpoint": chosen, "epoch": 3}}}
-            if pre_ds is not None:  # as nemi.fit.loop.load_matching lists them
+            if pre_ds is not None:  # as nemi.model.checkpoint.load_matching lists them
                 record["initialised"] = {"init": "pretrain/model.pt", **LEFT_OUT.get(name, NOTHING_LEFT_OUT)}
             write_json(r / "run.json", record)
             runs.append({"seed": seed, "run": str(r / "run.json"), "epochs": str(r / "epochs.csv"),

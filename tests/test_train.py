@@ -13,7 +13,7 @@ from nemi.errors import NemiConfigError, NemiInputError
 from nemi.model import load_checkpoint, save_model
 from nemi.train.data import TrainingVideos, training_videos
 from nemi.fit.params import TrainParams
-from nemi.fit.loop import check_devices
+from nemi.fit.distributed import check_devices
 from nemi.train.run import train
 from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
 

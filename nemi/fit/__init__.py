@@ -2,7 +2,9 @@
 
 ``nemi.fit.params`` (TrainParams, the schedule's stages) imports no torch, so the workflow can check
 a config while it plans the DAG; ``nemi.fit.loop.fit`` trains; ``nemi.fit.state`` holds what a
-killed run needs to resume.
+killed run needs to resume. The loop's other helpers: ``identity`` (the run's config and hash),
+``distributed`` (processes and devices), ``optimiser`` (a stage's), ``holdout`` (the videos that choose
+checkpoints, and their scores), ``progress`` (epoch rows, best epochs) and ``outputs`` (what is written, when).
 """
 
 

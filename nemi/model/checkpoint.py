@@ -5,7 +5,8 @@ same). A nemi checkpoint also carries its ``ModelParams`` under ``model_params``
 carries an ``argparse.Namespace`` under ``args``, read with ``weights_only`` loading by allowing
 just that class. ``recorded_kind`` reads what made a checkpoint off its own record (a nemi model
 file's ``train_record``, a resume checkpoint's provenance), so that a pretraining can refuse one that
-saw annotations.
+saw annotations. ``load_matching`` copies the weights of matching name and shape (a fine-tuning
+started from a pretraining of other heads).
 """
 
 from __future__ import annotations
@@ -180,3 +181,20 @@ def load_checkpoint(path: str | os.PathLike, params: ModelParams | None = None) 
 def load(path: str | os.PathLike, params: ModelParams | None = None) -> RTDNet:
     """``load_checkpoint`` without the params."""
     return load_checkpoint(path, params)[0]
+
+
+def load_matching(model: torch.nn.Module, path: str | os.PathLike) -> dict[str, list[str]]:
+    """Copy every weight of the checkpoint at ``path`` whose name and shape match ``model``'s.
+
+    Fine-tuning from a pretraining: its pretraining-only layers (the activity-query projection) and
+    anything of another shape stay as initialised. Returns the names loaded, and those left out of
+    the checkpoint and of the model, so that the run records them.
+    """
+    state, _ = read_checkpoint(path)
+    own = model.state_dict()
+    loaded = sorted(k for k, v in state.items() if k in own and own[k].shape == v.shape)
+    if not loaded:
+        raise NemiInputError(f"{path}: no weight of the checkpoint fits this model (names or shapes differ)")
+    model.load_state_dict({**own, **{k: state[k] for k in loaded}})
+    return {"loaded": loaded, "not_loaded_from_checkpoint": sorted(set(state) - set(loaded)),
+            "not_in_checkpoint": sorted(set(own) - set(loaded))}

@@ -9,7 +9,7 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.params import json_object
     from nemi import params
     from nemi.fit import relaunch_under_torchrun
-    from nemi.fit.loop import check_devices
+    from nemi.fit.distributed import check_devices
     from nemi.pretrain.params import PretrainParams
 
     p = params.from_args(PretrainParams, args)
@@ -19,7 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     status = relaunch_under_torchrun(fitting.gpus)
     if status is not None:
         return status
-    from nemi.fit.loop import data_identity
+    from nemi.fit.identity import data_identity
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.manifest import read_splits

@@ -27,7 +27,7 @@ def pretrain(features, boundary, activities: Annotations, activity_table: pd.Dat
     """Pretrain on ``videos``' pseudo activities; a held-out share of them (their pseudo activities) chooses
     checkpoints. ``train_section`` and ``model_section`` are the dataset's; the pretraining's own
     overrides and switches come from ``params``; ``data``: the digests of its manifest and pseudo labels
-    (``nemi.fit.loop.data_identity``), part of the run's identity. Its start is random weights or
+    (``nemi.fit.identity.data_identity``), part of the run's identity. Its start is random weights or
     ``params.init``, a checkpoint whose own record says it is a label-free pretraining (anything else is
     refused)."""
     fitting = params.fit_params(train_section)

@@ -103,7 +103,7 @@ def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list
     table = merge_windows(raw, params)
     record = json.loads(extras["train_record"]) if isinstance(extras.get("train_record"), str) else {}
     if kind != "model file":
-        from nemi.fit.loop import config_hash
+        from nemi.fit.identity import config_hash
 
         record = {"config_hash": config_hash(extras["config"])}
     info = {"checkpoint": str(checkpoint), "checkpoint_kind": kind, "checkpoint_sha256": sha256_file(checkpoint),

@@ -79,7 +79,7 @@ ABLATION_SWITCH = {"decomposition": "decomposition", "query": "query_strategy", 
 IDENTITY = ("experiment", "label", "method", "pretraining", "pretrain_dataset", "decomposition", "query_strategy",
             "contrastive", "reassemble", "transductive", "pretrain_seeding", "pretrain_weights_not_loaded",
             "weights_not_pretrained", "n_seeds", "seeds", "checkpoint_rule", "config_hash", "run_config_hashes", "data")
-# run.json's initialised entry (nemi.fit.loop.load_matching): the checkpoint's weights fine-tuning left out,
+# run.json's initialised entry (nemi.model.checkpoint.load_matching): the checkpoint's weights fine-tuning left out,
 # and the model's weights the checkpoint did not give (initialised at random).
 NOT_LOADED, NOT_IN = "not_loaded_from_checkpoint", "not_in_checkpoint"
 NOTHING_LEFT_OUT = "none"

@@ -9,7 +9,7 @@ def _run(args: argparse.Namespace) -> int:
     from nemi.params import json_object
     from nemi.fit.params import TrainParams
     from nemi.fit import relaunch_under_torchrun
-    from nemi.fit.loop import check_devices
+    from nemi.fit.distributed import check_devices
 
     raw = json_object(args.params, "--params")
     tp = TrainParams.from_dict({**raw, **{k: v for k, v in vars(args).items()
@@ -18,7 +18,7 @@ def _run(args: argparse.Namespace) -> int:
     status = relaunch_under_torchrun(tp.gpus)
     if status is not None:
         return status
-    from nemi.fit.loop import data_identity
+    from nemi.fit.identity import data_identity
     from nemi.io.boundary import read_start_end
     from nemi.io.features import read_video_features
     from nemi.io.tables import read_ground_truth

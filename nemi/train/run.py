@@ -21,7 +21,7 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
     """Windows of the training videos (targets: their annotations) and of the held-out ones, then ``fit``.
 
     ``init``: a checkpoint (a NEMI pretraining's model.pt) whose matching weights start the run; ``data``: the
-    digests of its manifest and annotations (``nemi.fit.loop.data_identity``), part of the run's identity.
+    digests of its manifest and annotations (``nemi.fit.identity.data_identity``), part of the run's identity.
     """
     wp = params.windows()
     train_ds = windows_for(videos.train, features, wp, "train", annotations, boundary)
