@@ -232,3 +232,25 @@ def test_features_import_rule_end_to_end(tmp_path):
                 np.testing.assert_array_equal(r.flow(vid), feats[vid][:, 1024:])
                 np.testing.assert_allclose(r.t_center_s(vid), (np.arange(lengths[vid]) * 4 + 8) / fps[vid])
     assert seen == sorted(lengths)
+
+
+def _feature_job_threads(out: str) -> list[int]:
+    """The threads of every planned features job in a dry run's job list (1 when it prints none)."""
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", out)
+    return [int(m.group(1)) if (m := re.search(r"^\s+threads: (\d+)$", b, re.M)) else 1
+            for b in blocks if re.match(r"(?:local)?rule features:", b)]
+
+
+@pytest.mark.parametrize("threads", [None, 1])
+def test_feature_jobs_take_features_threads(tmp_path, threads):
+    """A feature job's threads are the dataset's features.threads (default 2: TV-L1 beside I3D), so a
+    small_cpu dataset's one-thread DIS jobs run two at a time on 2 cores."""
+    cfg = yaml.safe_load(yaml.safe_dump(TINY))
+    if threads is not None:
+        cfg["features"]["threads"] = threads
+    write_config(tmp_path, cfg)
+    (tmp_path / "random_rgb.pt").touch()  # a plan only asks that the weights file exists
+    res = snakemake(tmp_path, "-n")
+    assert res.returncode == 0, res.stderr[-4000:]
+    found = _feature_job_threads(res.stdout + res.stderr)
+    assert found and set(found) == {threads or 2}, found
