@@ -98,6 +98,9 @@ def test_pseudo_labels_show_commit_params_hash_and_curve_hashes(tmp_path):
     assert f"  config hash: {params_hash(doc['params'])} (sha256 of the recorded params)" in text
     assert f"  input hashes (1):\n    {sha256_file(curves)} {curves}" in text
     assert "videos: 3, activities:" in text
+    # The libraries, CPU and threads the labels job ran with, as every other artifact shows them.
+    assert f"  libraries: torch {doc['source']['version_torch']}, numpy " in text
+    assert f"  cpu: {doc['source']['cpu_model']} ({doc['source']['cpu_isa']})" in text and "  threads: torch " in text
 
 
 def test_pseudo_labels_show_the_share_of_boundaries_the_length_cap_made(tmp_path):
