@@ -158,6 +158,7 @@ def summarize_pseudo_labels(path: str | Path, doc: dict) -> str:
         f"  git commit: {doc['source']['git_sha']}"
         + (" (uncommitted changes)" if doc["source"].get("git_dirty") else ""),
         f"  config hash: {params_hash(doc['params'])} (sha256 of the recorded params)",
+        *_machine_lines(doc["source"]),
         *_input_lines(_recorded_inputs(doc["source"])),
         f"  videos: {len(counts)}, activities: {int(counts.sum())}",
     ]

@@ -55,12 +55,17 @@ def _curves(path: Path, seed: int = 0, n_videos: int = 3) -> Path:
     return path
 
 
+def _line(text: str, start: str) -> str:
+    return next((line for line in text.splitlines() if line.startswith(start)), "")
+
+
 def test_hdf5_shows_version_commit_params_hash_and_input(tmp_path):
     text = summarize(_curves(tmp_path / "c.h5"))
     assert f"  nemi version: {nemi.__version__}" in text and f"  git commit: {SHA}" in text
     assert f"  config hash: {params_hash({'bins': 9, 'cell': 8})} (sha256 of the recorded params_json)" in text
     assert f"  input hashes (1):\n    {'ab' * 32} frames/shard_000.h5" in text
     assert "@kind = hog" in text  # the attribute listing is still there
+    assert f"torch {torch.__version__}" in _line(text, "  libraries: ") and "  threads: torch " in text
 
 
 def test_frame_shard_lists_each_source_video(tmp_path):
@@ -98,6 +103,9 @@ def test_pseudo_labels_show_commit_params_hash_and_curve_hashes(tmp_path):
     assert f"  config hash: {params_hash(doc['params'])} (sha256 of the recorded params)" in text
     assert f"  input hashes (1):\n    {sha256_file(curves)} {curves}" in text
     assert "videos: 3, activities:" in text
+    # The libraries, CPU and threads the labels job ran with, as every other artifact shows them.
+    assert f"torch {doc['source']['version_torch']}" in _line(text, "  libraries: ")
+    assert f"  cpu: {doc['source']['cpu_model']} ({doc['source']['cpu_isa']})" in text and "  threads: torch " in text
 
 
 def test_pseudo_labels_show_the_share_of_boundaries_the_length_cap_made(tmp_path):
@@ -203,6 +211,7 @@ def test_proposals_record_and_csv(trained):
         assert f"  nemi version: {nemi.__version__}" in text and f"  git commit: {SHA}" in text
         assert f"  config hash: {run['config_hash']} (recorded: the training config's, from the checkpoint)" in text
         assert f"  input hashes (1):\n    {sha256_file(ckpt)} {ckpt}" in text
+        assert f"torch {torch.__version__}" in _line(text, "  libraries: ") and "  threads: torch " in text
     assert main(["inspect", str(out / "proposals.csv"), str(ckpt)]) == 0
 
 

@@ -92,6 +92,16 @@ def test_every_readme_command_puts_its_target_where_configfile_cannot_swallow_it
     assert "without the `--` the target is read as a second config file" in " ".join(readme.split())
 
 
+def test_every_readme_command_for_a_dataset_of_ones_own_names_its_config_file():
+    """`snakemake results/mydata/pseudo_labels/hog.json`, as README gave it, stops with "no dataset 'mydata'":
+    a dataset config.yaml does not define is built only with the config file that adds it."""
+    shipped = set(_shipped()["datasets"])
+    for path in (REPO / "README.md", REPO / "benchmarks" / "README.md"):
+        for command in re.findall(r"`(snakemake [^`]*)`", path.read_text()):
+            named = set(re.findall(r"\bresults/(\w+?)(?:_[a-z]+\.\w+|/)", command)) - shipped
+            assert not named or "--configfile" in command, (path.name, command)
+
+
 # --- A named small-CPU setting, and a word on TV-L1 -----------------------------------------------------
 
 def test_the_demo_and_a_users_dataset_share_one_small_cpu_preset():
