@@ -45,7 +45,7 @@ from nemi.log import logger
 from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
 from nemi.model.builder import objective
 from nemi.params import as_dict
-from nemi.windows import Indexed, WindowDataset, collate, collate_indexed
+from nemi.windows.dataset import Indexed, WindowDataset, collate, collate_indexed
 
 CHECKPOINT = "checkpoint.pt"
 
