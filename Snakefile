@@ -10,7 +10,15 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-include: "workflow/rules/common.smk"
+# The wiring every rule file uses, in this order: the config checked, each dataset's merged config
+# (and the wildcard constraints, before any rule), input functions, rule parameters, experiments, handlers.
+include: "workflow/rules/config.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/inputs.smk"
+include: "workflow/rules/params.smk"
+include: "workflow/rules/experiments.smk"
+include: "workflow/rules/handlers.smk"
+# One rule file per stage.
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/decode.smk"
 include: "workflow/rules/i3d.smk"

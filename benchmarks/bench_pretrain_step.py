@@ -36,7 +36,8 @@ def main() -> None:
     from nemi.io.timebase import Timebase
     from nemi.model import ModelParams, build, build_criterion
     from nemi.reassemble import ReassembleParams, reassemble
-    from nemi.windows import WindowParams, build_windows, collate
+    from nemi.windows.dataset import build_windows, collate
+    from nemi.windows.grid import WindowParams
 
     dev = torch.device(args.device)
     rng = np.random.default_rng(0)

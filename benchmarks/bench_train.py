@@ -46,7 +46,8 @@ def rehearsal_windows(thumos14: str):
     from nemi.io.timebase import Timebase
     from nemi.params import build, defaults
     from nemi.train.data import read_annotations
-    from nemi.windows import WindowParams, build_windows
+    from nemi.windows.dataset import build_windows
+    from nemi.windows.grid import WindowParams
 
     d = Path(thumos14)
     info = [d / "TH14_video_info.json", d / "thumos14_test_groundtruth.csv"]
@@ -81,7 +82,8 @@ def run_one(setting: str, device: str, batches: int, videos: int, steps: int, wo
     from nemi.engine import autocast, weighted_total
     from nemi.io.timebase import Timebase
     from nemi.model import ModelParams, build
-    from nemi.windows import WindowParams, build_windows, collate
+    from nemi.windows.dataset import build_windows, collate
+    from nemi.windows.grid import WindowParams
 
     cfg = SETTINGS[setting]
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else

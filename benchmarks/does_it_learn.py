@@ -50,7 +50,7 @@ from nemi.engine import evaluate
 from nemi.proposals.params import ProposalParams
 from nemi.proposals.run import merge_windows
 from nemi.train.data import read_annotations, training_videos, windows_for
-from nemi.windows import Indexed, collate_indexed
+from nemi.windows.dataset import Indexed, collate_indexed
 
 
 def dataset_sections(config: Path, dataset: str) -> dict:

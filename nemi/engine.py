@@ -1,7 +1,7 @@
 """``train_one_epoch`` and ``evaluate``, in the DETR manner: no model building, no loss arithmetic
 beyond the weighted sum the criterion's ``weight_dict`` defines.
 
-A batch is ``nemi.windows.collate``'s dict, optionally with ``model_inputs``: further keyword
+A batch is ``nemi.windows.dataset.collate``'s dict, optionally with ``model_inputs``: further keyword
 inputs of the model, which the training loop passes on (evaluation never does). On a GPU with
 bfloat16 the forward pass runs under autocast (the criterion computes its losses in float32); on
 the CPU everything is float32.

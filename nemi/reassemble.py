@@ -1,6 +1,6 @@
 """NEMI's inter-activity re-assembling (paper section 3.2) on one window, and activity pooling.
 
-``reassemble(item, rng, params)`` takes one window as ``nemi.windows.WindowDataset.window(i)``
+``reassemble(item, rng, params)`` takes one window as ``nemi.windows.dataset.WindowDataset.window(i)``
 returns it and gives a new one in which a random sub-span b' of one activity b is spliced in at
 a boundary between two other activities; b and b' are the positive pair of the contrastive loss
 (Eq. 4), the window's other activities its negatives. It is meant to run each time a window is

@@ -14,7 +14,8 @@ from nemi.model import ModelParams, build, build_criterion
 from nemi.pretrain.data import PretrainWindows, collate_pretrain
 from nemi.pretrain.params import PretrainParams
 from nemi.segments import se_to_cw
-from nemi.windows import WindowParams, build_windows
+from nemi.windows.dataset import build_windows
+from nemi.windows.grid import WindowParams
 from tests.train_data import TINY_MODEL, synthetic
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,8 +10,8 @@ import torch
 
 from nemi.engine import autocast, evaluate, train_one_epoch, weighted_total
 from nemi.model import ModelParams, build
-from nemi.windows import Indexed, collate_indexed
-from nemi.windows import WindowParams, build_windows, collate
+from nemi.windows.dataset import Indexed, build_windows, collate, collate_indexed
+from nemi.windows.grid import WindowParams
 from tests.train_data import TINY_MODEL, synthetic
 
 

@@ -26,7 +26,7 @@ def tiny(**over) -> ModelParams:
 
 
 def tgt(segments) -> dict:
-    """A target as nemi.windows.collate gives it, from (start, end) segments."""
+    """A target as nemi.windows.dataset.collate gives it, from (start, end) segments."""
     return {"boxes": se_to_cw(torch.as_tensor(segments, dtype=torch.float32).reshape(-1, 2))}
 
 
@@ -387,7 +387,8 @@ def test_takes_batches_as_nemi_windows_collate_makes_them():
     import numpy as np
 
     from nemi.io.timebase import Timebase
-    from nemi.windows import WindowParams, build_windows, collate
+    from nemi.windows.dataset import build_windows, collate
+    from nemi.windows.grid import WindowParams
 
     rng = np.random.default_rng(0)
     feats = {"long": (rng.random((40, 16), dtype=np.float32), Timebase(10.0, 8, 8), 32.0),

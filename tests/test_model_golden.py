@@ -76,7 +76,7 @@ def _criterion_inputs():
     o = {k: torch.from_numpy(v) for k, v in recipe.outputs().items()}
     outputs = {"pred_logits": o["logits"][-1], "pred_boxes": o["boxes"][-1], "pred_iou": o["iou"],
                "aux_outputs": [{"pred_logits": a, "pred_boxes": b} for a, b in zip(o["logits"][:-1], o["boxes"][:-1])]}
-    # As nemi.windows.collate gives them: (centre, length); the reference takes (start, end).
+    # As nemi.windows.dataset.collate gives them: (centre, length); the reference takes (start, end).
     return outputs, [{"boxes": se_to_cw(torch.from_numpy(s))} for s in recipe.targets()]
 
 

@@ -24,7 +24,8 @@ from nemi.pretrain.params import PretrainParams
 from nemi.pretrain.run import pretrain
 from nemi.train.data import TrainingVideos
 from nemi.train.run import train
-from nemi.windows import WindowParams, build_windows
+from nemi.windows.dataset import build_windows
+from nemi.windows.grid import WindowParams
 from tests.train_data import TB, TINY_MODEL, TINY_TRAIN, synthetic
 
 EPOCHS = {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {"epochs": 2}}}}

@@ -15,7 +15,8 @@ from nemi.params import build
 from nemi.proposals import ProposalParams
 from nemi.io.tables import write_proposals
 from nemi.proposals.run import merge_windows, proposals
-from nemi.windows import WindowParams, build_windows, collate
+from nemi.windows.dataset import build_windows, collate
+from nemi.windows.grid import WindowParams
 from tests.test_report import world  # noqa: F401 (a saved model, feature shards, boundary scores, a manifest)
 from tests.train_data import TINY_MODEL, synthetic
 

@@ -17,7 +17,8 @@ import pytest
 from nemi.io.annotations.adapters import thumos14_tables
 from nemi.io.timebase import Timebase
 from nemi.train.data import read_annotations
-from nemi.windows import WindowParams, build_windows
+from nemi.windows.dataset import build_windows
+from nemi.windows.grid import WindowParams
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "rtd_windows" / "golden.json").read_text())
 THUMOS14 = WindowParams(window_steps=100, train_stride=25, test_stride=50, step_frames=5)  # the schema's defaults

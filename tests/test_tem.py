@@ -18,7 +18,8 @@ from nemi.tem import TEM, TemParams, boundary_prior, fit, schema, score
 from nemi.tem.loss import bi_loss, tem_loss
 from nemi.tem.targets import ioa, tem_targets
 from nemi.tem.train import batch_targets
-from nemi.windows import WindowParams, build_windows
+from nemi.windows.dataset import build_windows
+from nemi.windows.grid import WindowParams
 
 GOLDEN = Path(__file__).parent / "golden" / "tem"
 

@@ -13,8 +13,9 @@ import torch
 from nemi.errors import NemiInputError
 from nemi.io.timebase import Timebase
 from nemi.segments import cw_to_se
-from nemi.windows import (WindowParams, boxes_to_seconds, build_windows, collate, minmax_per_window,
-                          seconds_to_window, window_starts, window_to_seconds)
+from nemi.windows.dataset import build_windows, collate
+from nemi.windows.grid import WindowParams, boxes_to_seconds, seconds_to_window, window_starts, window_to_seconds
+from nemi.windows.prior import minmax_per_window
 
 GOLDEN = Path(__file__).parent / "golden" / "windows"
 RTD = WindowParams(window_steps=100, train_stride=25, test_stride=50, step_frames=5)

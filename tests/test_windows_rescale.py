@@ -25,7 +25,10 @@ from nemi.proposals.run import proposals
 from nemi.segments import cw_to_se, se_to_cw
 from nemi.train.data import TrainingVideos
 from nemi.train.run import train
-from nemi.windows import WindowParams, build_windows, collate, minmax_per_window, resample_steps
+from nemi.windows.dataset import build_windows, collate
+from nemi.windows.grid import WindowParams
+from nemi.windows.prior import minmax_per_window
+from nemi.windows.steps import resample_steps
 from tests.train_data import TINY_MODEL, TINY_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]

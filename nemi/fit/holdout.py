@@ -12,7 +12,7 @@ import torch
 from nemi.engine import evaluate
 from nemi.errors import NemiInputError
 from nemi.evaluation import evaluate_proposals, get_protocol
-from nemi.windows import Indexed, WindowDataset, collate_indexed
+from nemi.windows.dataset import Indexed, WindowDataset, collate_indexed
 
 
 def split_holdout(videos: Sequence[str], share: float, seed: int) -> tuple[list[str], list[str]]:

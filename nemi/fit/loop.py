@@ -46,7 +46,7 @@ from nemi.io.provenance import provenance
 from nemi.log import logger
 from nemi.model import ModelParams, build, build_model, load_checkpoint, save_model
 from nemi.model.checkpoint import load_matching
-from nemi.windows import WindowDataset, collate
+from nemi.windows.dataset import WindowDataset, collate
 
 
 def seed_everything(seed: int) -> None:

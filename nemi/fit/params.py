@@ -16,7 +16,7 @@ from nemi.params import build, defaults
 
 if TYPE_CHECKING:
     from nemi.model import ModelParams
-    from nemi.windows import WindowParams
+    from nemi.windows.grid import WindowParams
 
 STAGE_KEYS = ("epochs", "lr", "lr_step_epochs", "lr_gamma", "trainable", "model")
 TRAINABLE = ("all", "all_but_completeness", "class_head", "completeness_head")
@@ -137,7 +137,7 @@ class TrainParams:
         return out
 
     def windows(self) -> WindowParams:
-        from nemi.windows import WindowParams
+        from nemi.windows.grid import WindowParams
 
         return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames,
                             self.rescale_steps)

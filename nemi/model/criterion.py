@@ -242,7 +242,7 @@ class SetCriterion(nn.Module):
         """Losses of the last layer under the reference's names, and ``<name>_<i>`` for earlier layer i.
 
         ``targets``: one dict per window with ``boxes`` (N, 2), (centre, length) in window units
-        (``nemi.windows.collate``'s targets; their ``labels`` are not read: proposals have one class),
+        (``nemi.windows.dataset.collate``'s targets; their ``labels`` are not read: proposals have one class),
         and for ``contrastive`` optionally ``pair``: int64 (2,), the indices of b and b' among the
         window's targets, or (-1, -1) for none.
         """

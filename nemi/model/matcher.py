@@ -41,7 +41,7 @@ class HungarianMatcher(nn.Module):
         Args:
             outputs: ``pred_logits`` (B, Q, 2) and ``pred_boxes`` (B, Q, 2) as (centre, length).
             targets: B dicts with ``boxes`` (N_b, 2) as (centre, length) in window units (what
-                ``nemi.windows.collate`` gives; other keys are ignored); N_b may be 0.
+                ``nemi.windows.dataset.collate`` gives; other keys are ignored); N_b may be 0.
 
         Returns B pairs ``(query_idx, target_idx)`` of int64 CPU tensors; without relaxation
         ``len == min(Q, N_b)``, with it up to ``min(Q, N_b) + N_b``.

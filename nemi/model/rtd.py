@@ -93,7 +93,7 @@ class RTDNet(nn.Module):
             features: (B, T, input_dim), T <= window_steps.
             boundary: (B, T, 2) start and end probabilities of each step, in [0, 1].
             mask: optional (B, T) bool, True at real steps and False at padding (as
-                ``nemi.windows.collate`` makes it); padded steps are kept out of the
+                ``nemi.windows.dataset.collate`` makes it); padded steps are kept out of the
                 cross-attention. The released code has no mask (its padded steps carry zero
                 boundary scores, so zero features, but still their positions); with ``None`` or
                 an all-True mask this model is the released one.

@@ -20,7 +20,7 @@ from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.log import logger
 from nemi.pretrain.params import PretrainParams
 from nemi.reassemble import ReassembleParams, pool_activities, reassemble
-from nemi.windows import WindowDataset, collate
+from nemi.windows.dataset import WindowDataset, collate
 
 Annotations = dict[str, tuple[np.ndarray, np.ndarray]]
 NO_PAIR = (-1, -1)
@@ -105,7 +105,7 @@ class PretrainWindows(torch.utils.data.Dataset):
 
 
 def collate_pretrain(batch: list[dict]) -> dict:
-    """``nemi.windows.collate`` plus each target's positive ``pair`` and, for activity queries, the
+    """``nemi.windows.dataset.collate`` plus each target's positive ``pair`` and, for activity queries, the
     pooled activity features as the model's ``activity_features`` (B, K, F) with ``activity_mask`` (B, K)."""
     out = collate(batch)
     for t, b in zip(out["targets"], batch):

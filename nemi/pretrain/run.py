@@ -16,7 +16,7 @@ from nemi.params import as_dict
 from nemi.pretrain import VERSION
 from nemi.pretrain.data import Annotations, PretrainWindows, collate_pretrain
 from nemi.pretrain.params import PretrainParams
-from nemi.windows import build_windows
+from nemi.windows.dataset import build_windows
 
 
 def pretrain(features, boundary, activities: Annotations, activity_table: pd.DataFrame, videos: list[str],

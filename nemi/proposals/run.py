@@ -29,7 +29,8 @@ from nemi.model.postprocess import PostProcess
 from nemi.params import as_dict
 from nemi.proposals.params import VERSION, ProposalParams
 from nemi.segments import nms, soft_nms
-from nemi.windows import Indexed, WindowParams, build_windows, collate_indexed, file_window_params
+from nemi.windows.dataset import Indexed, build_windows, collate_indexed
+from nemi.windows.grid import WindowParams, file_window_params
 
 
 
@@ -84,7 +85,7 @@ def resolve_device(name: str) -> torch.device:
 
 def proposals(checkpoint: str | os.PathLike, features, boundary, video_ids: list[str],
               params: ProposalParams) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """(proposal table, record) for ``video_ids``; features/boundary as nemi.windows.build_windows takes them."""
+    """(proposal table, record) for ``video_ids``; features and boundary as build_windows takes them."""
     model, mp = load_checkpoint(checkpoint)
     extras = _checkpoint_extras(checkpoint)
     wp = window_params(extras)

@@ -29,7 +29,8 @@ from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.io.tables import read_ground_truth, read_predictions
 from nemi.log import logger
 from nemi.report import FigureParams
-from nemi.windows import WindowParams, build_windows, collate, file_window_params
+from nemi.windows.dataset import build_windows, collate
+from nemi.windows.grid import WindowParams, file_window_params
 
 
 

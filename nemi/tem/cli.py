@@ -21,7 +21,8 @@ def _fit(features, args, p):
     from nemi.io.tables import read_ground_truth
     from nemi.log import logger
     from nemi.tem import fit
-    from nemi.windows import WindowParams, build_windows
+    from nemi.windows.dataset import build_windows
+    from nemi.windows.grid import WindowParams
 
     if not args.manifest or not (args.ground_truth or args.pseudo_labels):
         raise NemiInputError("the tem prior is trained: it needs --manifest and --ground-truth or --pseudo-labels")

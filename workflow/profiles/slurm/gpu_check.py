@@ -2,7 +2,7 @@
 
 sbatch would refuse such a job only when it is submitted ("Requested node configuration is not
 available"), after the jobs before it have run; this check stops the run at its start with one message
-naming the rules, their GPU requests and the partitions. common.smk's onstart calls ``check`` when the
+naming the rules, their GPU requests and the partitions. handlers.smk's onstart calls ``check`` when the
 executor is slurm. Run as a script, it prints the GPUs of each partition (`sinfo`).
 """
 
