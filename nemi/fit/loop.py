@@ -35,7 +35,7 @@ from nemi import __version__, runtime
 from nemi.engine import evaluate, train_one_epoch
 from nemi.errors import NemiConfigError, NemiInputError
 from nemi.evaluation import evaluate_proposals, get_protocol
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams, TrainParams
 from nemi.fit.state import check_same_run, load_checkpoint as load_state, rng_states, save_checkpoint, \
     set_rng_states
 from nemi.io.atomic import atomic_output
@@ -84,12 +84,8 @@ def setup_distributed(params: TrainParams) -> Dist:
     return Dist(rank, world, device)
 
 
-def merged_config(params: TrainParams, model_section: dict[str, Any]) -> dict[str, Any]:
-    mp = ModelParams.from_dict(model_section)
-    if mp.window_steps != params.window_steps:
-        raise NemiConfigError(f"model.window_steps ({mp.window_steps}) and train.window_steps "
-                              f"({params.window_steps}) must agree: the position table is the window's length")
-    return {"model": mp.to_dict(), "train": json.loads(json.dumps(as_dict(params)))}
+def merged_config(params: FitParams) -> dict[str, Any]:
+    return {"model": params.model.to_dict(), "train": json.loads(json.dumps(as_dict(params.train)))}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -176,7 +172,7 @@ def _eta(history: list[dict], epochs_left: int) -> str:
 
 
 def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.DataFrame | None,
-        params: TrainParams, model_section: Mapping[str, Any], out_dir: str | os.PathLike, *,
+        fitting: FitParams, out_dir: str | os.PathLike, *,
         run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
         collate_fn: Callable[[list[dict]], dict] = collate, init: str | os.PathLike | None = None,
         config_extra: Mapping[str, Any] | None = None, record: Mapping[str, Any] | None = None,
@@ -187,15 +183,16 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
 
     ``holdout`` and ``holdout_gt`` (its segments as a ground-truth table) choose checkpoints; None:
     every stage hands on its last epoch. ``init``: a checkpoint whose matching weights start the run
-    (``load_matching``); ``params.pretrained`` loads a whole checkpoint of this architecture (first, when
+    (``load_matching``); ``fitting.train.pretrained`` loads a whole checkpoint of this architecture (first, when
     both are given; ``run.json``'s ``initialised`` records both).
     ``config_extra``: further config sections (a pretraining's) that belong to the run's identity.
     ``record``: entries added to ``run.json``. ``data``: the digests of what the run learns from
     (:func:`data_identity`), part of its identity. ``stop_after_epochs`` stops after that many epochs in
     all (a kill, for tests).
     """
+    params = fitting.train
     dist = setup_distributed(params)
-    config = {**merged_config(params, dict(model_section)), **json.loads(json.dumps(dict(config_extra or {})))}
+    config = {**merged_config(fitting), **json.loads(json.dumps(dict(config_extra or {})))}
     if init is not None:
         config["init"] = str(init)
     # The weights a run starts from belong to its identity: a retrained pretraining at the same path must
@@ -213,7 +210,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     if len(train_ds) < params.batch_size:
         # One short optimiser step an epoch: a schedule written in epochs then trains far less than it reads.
         logger.warning("%s: only %d training window(s), fewer than train.batch_size %d: every epoch is one "
-                       "optimiser step; more videos, a smaller train.train_stride or train.window_steps give more "
+                       "optimiser step; more videos, a smaller train.train_stride or model.window_steps give more "
                        "windows", stage, len(train_ds), params.batch_size)
     if dist.writer:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -356,7 +353,7 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
            "device": str(dist.device), "nemi_version": __version__, "version": version, **dict(record or {}),
            "provenance": provenance(stage)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_model(out_dir / "model.pt", model, final, windows=as_dict(params.windows()), train_record=json.dumps(run))
+    save_model(out_dir / "model.pt", model, final, windows=as_dict(fitting.windows()), train_record=json.dumps(run))
     write_csv(out_dir / "epochs.csv", pd.DataFrame(history))
     plot_curve(history, out_dir / "learning_curve.png")
     write_json(out_dir / "run.json", run)

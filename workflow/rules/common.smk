@@ -342,7 +342,10 @@ onsuccess:
 
 from nemi.model.params import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
-from nemi.fit.params import TrainParams as _TrainParams
+from nemi.fit.params import FitParams as _FitParams
+import nemi.pretrain as _pretrain
+import nemi.pretrain.params as _pretrain_params
+import nemi.train as _train
 import nemi.evaluation.workflow as _evaluation_wf
 
 
@@ -352,7 +355,7 @@ def _check_rtd_sections(name):
     eff = DS(name)
     _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
     _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model")
-    _TrainParams.from_dict(eff["train"])
+    _FitParams.from_dict({"model": eff["model"], "train": eff["train"]})
 
 
 def training_ground_truth(wildcards):
@@ -375,9 +378,11 @@ def pretrained_input(wildcards):
     return [path] if path else []
 
 
-def model_params(wildcards):
-    """The model section as the one JSON argument `nemi train --model-params` takes."""
-    return json.dumps(DS(wildcards.dataset)["model"], sort_keys=True)
+def train_params(wildcards):
+    """The run's parameters as the one JSON argument `nemi train --params` takes (nemi.fit.params.FitParams):
+    the dataset's model section and its train section with the run's seed, and the stage's VERSION."""
+    sections = {"model": DS(wildcards.dataset)["model"], "train": run_train_section(wildcards)}
+    return json.dumps({**sections, "version": _train.VERSION}, sort_keys=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,13 +411,17 @@ def pretrain_section(wildcards):
     return _checked(_experiments_mod.pretrain_run_section)(_pretraining_of(wildcards), int(wildcards.seed))
 
 
-def pretrain_model_params(wildcards):
-    """The model section the pretraining builds its network with, as `nemi pretrain --model-params` takes it:
-    its dataset's, with the architecture of the experiments that fine-tune from it
-    (nemi.experiments.pretrain_model), so that their fine-tuning loads every weight."""
-    _pretraining_of(wildcards)
+def pretrain_params(wildcards):
+    """The run's parameters as the one JSON argument `nemi pretrain --params` takes
+    (nemi.pretrain.params.PretrainFitParams): the model section its network is built from (its dataset's, with
+    the architecture of the experiments that fine-tune from it, nemi.experiments.pretrain_model, so that their
+    fine-tuning loads every weight), its dataset's train section without train.pretrained (fine-tuning's, which
+    may have seen annotations), the run's pretrain section, and the stage's VERSION."""
+    section = pretrain_section(wildcards)
     model = _checked(_experiments_mod.pretrain_model)(config, wildcards.pretraining, DS)
-    return json.dumps(model, sort_keys=True)
+    train = _pretrain_params.label_free(DS(wildcards.dataset)["train"])
+    return json.dumps({"model": model, "train": train, "pretrain": section, "version": _pretrain.VERSION},
+                      sort_keys=True)
 
 
 def pretrain_labels(wildcards):
