@@ -29,8 +29,8 @@ from typing import Any
 
 from nemi.datasets import data_label, deep_merge
 from nemi.errors import NemiConfigError
-from nemi.model.params import ARCHITECTURE_FIELDS
 from nemi.params import as_dict, build, defaults, schema
+from nemi.pretrain.params import TRANSFERRED
 from nemi.proposals.params import SlidingWindowParams
 
 SLIDING_WINDOW = "sliding_window"
@@ -93,12 +93,6 @@ def pretrain_query_strategy(section: Mapping[str, Any]) -> str:
     """The query strategy of a pretraining with pretrain section ``section``: its model override's, else the
     model section's (which is localisation wherever a dataset is trained: nemi.datasets.check_rules)."""
     return (section.get("model") or {}).get("query_strategy", defaults("model")["query_strategy"])
-
-
-# What a pretraining takes from the experiments that fine-tune from it: every model setting that gives a
-# weight its shape or changes what the weights compute (nemi.model.params.ARCHITECTURE_FIELDS), so that all
-# of them carry over; the query strategy is the pretraining's own switch (its extra layer is left behind).
-TRANSFERRED = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
 
 
 def fine_tuned_from(config: Mapping[str, Any], name: str) -> list[str]:

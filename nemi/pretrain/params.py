@@ -36,9 +36,10 @@ DECODER_STAGES = ("all", "all_but_completeness")
 FINE_TUNING_ONLY = ("pretrained",)
 # The pretrain section's overrides of other sections, applied when the stage is built (not switches).
 OVERRIDES = ("model", "train")
-# The model settings a pretraining takes from the experiments fine-tuning from it (nemi.experiments), so that
-# they load every weight; its query strategy is its own (the extra layer is left behind).
-NOT_OVERRIDDEN = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
+# What a pretraining takes from the experiments that fine-tune from it (nemi.experiments.pretrain_model): every
+# model setting that gives a weight its shape or changes what the weights compute, so that all of them carry
+# over; the query strategy is the pretraining's own switch (its extra layer is left behind).
+TRANSFERRED = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _fitting(p: PretrainParams, train_section: dict[str, Any], override: dict[st
 def _model(p: PretrainParams, model: dict[str, Any], override: dict[str, Any]) -> ModelParams:
     """The network the pretraining builds: the model section with its own overrides (never of the architecture
     its fine-tuning takes), training the terms it adds."""
-    taken = sorted(set(override) & set(NOT_OVERRIDDEN))
+    taken = sorted(set(override) & set(TRANSFERRED))
     if taken:
         raise NemiConfigError(
             f"pretrain.model: {', '.join(taken)} is the architecture the experiments fine-tuning from the "
