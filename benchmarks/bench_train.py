@@ -69,7 +69,7 @@ def rehearsal_windows(thumos14: str):
                            protos)
         features[r.video_id] = (x, Timebase(r.fps, stride, LAYOUT["window_frames"]), duration)
     w = defaults("train")
-    params = WindowParams(w["window_steps"], w["train_stride"], w["test_stride"], w["step_frames"])
+    params = WindowParams(defaults("model")["window_steps"], w["train_stride"], w["test_stride"], w["step_frames"])
     ids = sorted(v for v in features if v in annotations)
     return build_windows(features, params, "train", annotations=annotations, video_ids=ids)
 

@@ -38,7 +38,7 @@ import yaml
 from nemi.datasets import deep_merge, effective_config
 from nemi.evaluation import evaluate_proposals
 from nemi.fit.loop import fit
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams
 from nemi.io.boundary import read_start_end
 from nemi.io.features import read_video_features
 from nemi.io.manifest import read_splits
@@ -96,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     test_videos = sorted(v for v, s in splits.items() if s == "test")
     rows = []
     for seed in args.seeds:
-        tp = TrainParams.from_dict({**train_section, "seed": seed, "checkpoint_every_s": 1e9, "curve_every_s": 1e9})
+        fp = FitParams.from_dict({"model": model_section, "train": {
+            **train_section, "seed": seed, "checkpoint_every_s": 1e9, "curve_every_s": 1e9, "select": "best"}})
+        tp = fp.train
         videos = training_videos(splits, annotations, tp.holdout_share, tp.holdout_seed)
-        wp = tp.windows()
+        wp = fp.windows()
         if args.mode == "overfit":
             train_ids = (videos.train + videos.holdout)[:args.max_train_videos]
             hold_ids = train_ids
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         test_ds = windows_for(test_videos, features, wp, "test", None, boundary)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            model = fit(train_ds, hold_ds, gt, tp.replace(select="best"), model_section, tmp)
+            model = fit(train_ds, hold_ds, gt, fp, tmp)
             hist = pd.read_csv(Path(tmp) / "epochs.csv")
             if args.out:
                 hist.to_csv(Path(args.out).with_name(f"{args.tag or 'run'}.seed{seed}.epochs.csv"), index=False)

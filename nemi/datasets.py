@@ -120,10 +120,54 @@ def setting_key(config: Mapping[str, Any], name: str, section: str, key: str) ->
     return f"{section}.{key}"
 
 
+# Keys that had a second home, and the one they have now (section, key): a config still setting one is
+# refused naming both. The window's length is the model's position table; the query strategy and the
+# classification loss of a pretraining are model settings, which its pretrain section's model overrides.
+MOVED = {("train", "window_steps"): ("model", "window_steps"),
+         ("pretrain", "query_strategy"): ("pretrain.model", "query_strategy"),
+         ("pretrain", "classification"): ("pretrain.model", "classification")}
+
+
+def _moved_key(config: Mapping[str, Any]) -> str | None:
+    """The first key of :data:`MOVED` the config sets, with its new home, as a refusal; None when it sets none."""
+    places = [("", config)]
+    places += [(f"presets.{n}.", p) for n, p in (config.get("presets") or {}).items()]
+    places += [(f"datasets.{n}.", d) for n, d in (config.get("datasets") or {}).items()]
+    found = []
+    for prefix, where in places:
+        if not isinstance(where, Mapping):
+            continue
+        pretrain = where.get("pretrain")
+        sections = {sec: where.get(sec) for sec in ("train", "pretrain")}
+        sections["pretrain.train"] = pretrain.get("train") if isinstance(pretrain, Mapping) else None
+        for sec, section in sections.items():
+            old = "train" if sec == "pretrain.train" else sec
+            for (moved_sec, key), (home, new_key) in MOVED.items():
+                if moved_sec == old and isinstance(section, Mapping) and key in section:
+                    found.append((f"{prefix}{sec}.{key}", f"{prefix}{home}.{new_key}"))
+    for name, entry in (config.get("pretrainings") or {}).items():  # an entry overrides the pretrain section
+        for (moved_sec, key), (home, new_key) in MOVED.items():
+            if isinstance(entry, Mapping):
+                if moved_sec == "pretrain" and key in entry:
+                    found.append((f"pretrainings.{name}.{key}", f"pretrainings.{name}.{home.removeprefix('pretrain.')}"
+                                                                f".{new_key}"))
+                if moved_sec == "train" and key in (entry.get("train") or {}):
+                    found.append((f"pretrainings.{name}.train.{key}", f"{home}.{new_key} (of the model section)"))
+    if not found:
+        return None
+    old, new = found[0]
+    return (f"config: {old} is no longer a key: it is written once, as {new}; move it there "
+            f"(README, \"Parameters, and where their defaults live\")")
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     """The whole config against the schema, as written (before any merge): its first problem as one
-    NemiConfigError line naming the key, and for a key the schema does not know, the nearest known one.
-    (Snakemake's own ``validate`` prints the whole schema with the error: thousands of lines.)"""
+    NemiConfigError line naming the key, and for a key the schema does not know, the nearest known one; a key
+    that moved (:data:`MOVED`) names its new home. (Snakemake's own ``validate`` prints the whole schema with
+    the error: thousands of lines.)"""
+    moved = _moved_key(config)
+    if moved:
+        raise NemiConfigError(moved)
     validator = jsonschema.Draft202012Validator(schema())
     # The shallowest problem first: a misspelt section says so, not what its misplaced keys break below it.
     errors = sorted(validator.iter_errors(dict(config)),
@@ -290,21 +334,16 @@ def check_rules(eff: Mapping[str, Any]) -> None:
     is planned (before any job) naming both keys; what a pretraining changes is checked with it
     (``nemi.experiments``)."""
     key = f"config: datasets.{eff['dataset']}"
-    train, model = eff["train"], eff["model"]
-    model_steps = model.get("window_steps", defaults("model")["window_steps"])
-    if train["window_steps"] != model_steps:
-        # Today the boundary prior (tem) runs on train.window_steps first, and only train then fails.
-        raise NemiConfigError(f"{key}: train.window_steps ({train['window_steps']}) and model.window_steps "
-                              f"({model_steps}) must agree: the model's position table is one window long")
+    model = eff["model"]
     grid, grid_key = pretraining_grid(eff)
     for kind in eff["labels"]["kinds"]:
         check_activity_floor(eff, kind, grid, grid_key, key, "the dataset's")
     if model.get("query_strategy", "localisation") == "activity_query":
         # The model section is also what fine-tuning and inference build: there the activity projection
-        # would be an untrained layer, and a pretraining takes its strategy from pretrain.query_strategy.
+        # would be an untrained layer, and a pretraining takes its strategy from pretrain.model.
         raise NemiConfigError(f"{key}: model.query_strategy is activity_query, which only a pretraining uses: "
-                              "set pretrain.query_strategy (or pretrainings.<name>.query_strategy) instead, "
-                              "and leave model.query_strategy localisation")
+                              "set pretrain.model.query_strategy (or pretrainings.<name>.model.query_strategy) "
+                              "instead, and leave model.query_strategy localisation")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from typing import Any
 
 from nemi.datasets import data_label, deep_merge
 from nemi.errors import NemiConfigError
-from nemi.model.params import ARCHITECTURE_FIELDS
 from nemi.params import as_dict, build, defaults, schema
+from nemi.pretrain.params import TRANSFERRED
 from nemi.proposals.params import SlidingWindowParams
 
 SLIDING_WINDOW = "sliding_window"
@@ -89,10 +89,10 @@ def pretrain_section(config: Mapping[str, Any], name: str, dataset_config: Mappi
     return deep_merge(dataset_config["pretrain"], entry)
 
 
-# What a pretraining takes from the experiments that fine-tune from it: every model setting that gives a
-# weight its shape or changes what the weights compute (nemi.model.params.ARCHITECTURE_FIELDS), so that all
-# of them carry over; the query strategy is the pretraining's own switch (its extra layer is left behind).
-TRANSFERRED = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
+def pretrain_query_strategy(section: Mapping[str, Any]) -> str:
+    """The query strategy of a pretraining with pretrain section ``section``: its model override's, else the
+    model section's (which is localisation wherever a dataset is trained: nemi.datasets.check_rules)."""
+    return (section.get("model") or {}).get("query_strategy", defaults("model")["query_strategy"])
 
 
 def fine_tuned_from(config: Mapping[str, Any], name: str) -> list[str]:
@@ -194,7 +194,7 @@ def check_settings(config: Mapping[str, Any], dataset: str, effective: Callable[
             raise NemiConfigError(
                 f"config: {_model_key(config, e['dataset'], 'query_strategy')} is "
                 f"{eff['model']['query_strategy']}, the model experiment {name} fine-tunes: activity queries are "
-                "a pretraining switch (pretrainings.<name>.query_strategy); fine-tuning and inference use the "
+                "a pretraining switch (pretrainings.<name>.model.query_strategy); fine-tuning and inference use the "
                 "learned queries (localisation)")
 
 
@@ -207,42 +207,30 @@ def _model_key(config: Mapping[str, Any], dataset: str, key: str) -> str:
 
 def check_pretraining(config: Mapping[str, Any], name: str, dataset_config: Mapping[str, Any],
                       effective: Callable[[str], Mapping[str, Any]] | None = None) -> None:
-    """Pretraining ``name`` builds on its dataset's merged config, and its keys agree with each other: the
-    windows it trains on are as long as its model's position table, and a pseudo activity it learns from is
-    at least one step of its grid (a shorter one is no target a window of steps can hold: re-assembling
-    would stretch it to a whole step). Each refusal names both keys. With ``effective`` (every dataset's
-    merged config) its model is the one :func:`pretrain_model` gives, with the architecture of the experiments
-    fine-tuning from it (refused there when they disagree); without, its own dataset's. Its start, ``init``,
-    may be no file the workflow makes but another pretraining's model.pt (a file from elsewhere has its
-    record checked by the job)."""
+    """Pretraining ``name`` builds on its dataset's merged config, and its keys agree with each other: a pseudo
+    activity it learns from is at least one step of its grid (a shorter one is no target a window of steps
+    can hold: re-assembling would stretch it to a whole step). Each refusal names both keys. With
+    ``effective`` (every dataset's merged config) its model is the one :func:`pretrain_model` gives, with the
+    architecture of the experiments fine-tuning from it (refused there when they disagree); without, its own
+    dataset's. Its start, ``init``, may be no file the workflow makes but another pretraining's model.pt (a
+    file from elsewhere has its record checked by the job)."""
     from nemi.datasets import check_activity_floor
-    from nemi.pretrain.params import PretrainParams, label_free
+    from nemi.pretrain.params import PretrainFitParams, label_free
 
     where = f"config: pretrainings.{name} (dataset {dataset_config['dataset']})"
     section = pretrain_section(config, name, dataset_config)
-    # Named in a refusal: an experiment on another dataset whose architecture the pretraining takes.
-    users = [n for n in (fine_tuned_from(config, name) if effective is not None else [])
-             if experiment(config, n)["dataset"] != dataset_config["dataset"]]
     own = pretrain_model(config, name, effective) if effective is not None else dataset_config["model"]
     try:
-        p = PretrainParams.from_dict(section)
-        fit = p.fit_params(label_free(dataset_config["train"]))
-        model = p.model_section(own)
+        stage = PretrainFitParams.from_dict({"model": own, "train": label_free(dataset_config["train"]),
+                                             "pretrain": section})
     except (NemiConfigError, ValueError) as err:
         raise NemiConfigError(f"config: pretrainings.{name}: {err}") from None
-    if p.init is not None:
-        _check_init(config, name, p.init)
-    # The keys as the user wrote them: the pretraining's own train overrides, else the dataset's, and the
-    # model's window where the architecture comes from.
-    train_key = "pretrain.train" if "window_steps" in p.train else "train"
-    if fit.window_steps != model["window_steps"]:
-        model_key = (f"{_model_key(config, experiment(config, users[0])['dataset'], 'window_steps')} "
-                     f"({model['window_steps']}, of the model experiment {users[0]} fine-tunes from it)" if users
-                     else f"model.window_steps ({model['window_steps']})")
-        raise NemiConfigError(f"{where}: {train_key}.window_steps ({fit.window_steps}) and {model_key} must agree: "
-                              "the model's position table is one window long")
-    grid = {"step_frames": fit.step_frames, "rescale_steps": fit.rescale_steps}
-    check_activity_floor(dataset_config, p.labels, grid, "pretrain.train" if "step_frames" in p.train else "train",
+    if stage.pretrain.init is not None:
+        _check_init(config, name, stage.pretrain.init)
+    # The key as the user wrote it: the pretraining's own train overrides, else the dataset's.
+    grid = {"step_frames": stage.train.step_frames, "rescale_steps": stage.train.rescale_steps}
+    check_activity_floor(dataset_config, stage.pretrain.labels, grid,
+                         "pretrain.train" if "step_frames" in (section.get("train") or {}) else "train",
                          where, "the pretraining's")
 
 
@@ -385,7 +373,7 @@ def index(config: Mapping[str, Any], dataset: str, effective: Callable[[str], Ma
             entry = pretraining(config, e["pretraining"])
             section = pretrain_section(config, e["pretraining"], effective(entry["dataset"]))
             pre = {"name": e["pretraining"], "dataset": entry["dataset"], "labels": section["labels"],
-                   "query_strategy": section["query_strategy"], "contrastive": section["contrastive"],
+                   "query_strategy": pretrain_query_strategy(section), "contrastive": section["contrastive"],
                    "reassemble": section["reassemble"], "transductive": section["transductive"],
                    "seeding": section["seeding"],
                    "runs": [{"seed": k, "epochs": f"{pretrain_dir(config, e['pretraining'], k)}/epochs.csv"}

@@ -7,6 +7,11 @@ Each stage keeps one frozen dataclass of its parameters. Its fields carry no def
 only place a default lives. The CLI derives its flags from the same dataclass and schema
 (``add_arguments`` / ``from_args``): a flag left out takes the schema's default, ``--params``
 takes the section as one JSON object (what the rules pass), and a flag given overrides it.
+
+A stage with parameters of several sections (``nemi train``: the model and the train sections) has one
+dataclass whose fields are those sections' dataclasses (its :func:`parts`), and ``FLAGS`` names the part
+its command's flags set. Its ``--params`` is one JSON object of every part's section
+(``{"model": {...}, "train": {...}}``), and its ``from_dict`` builds it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import typing
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -104,17 +110,35 @@ def as_dict(params) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
+def parts(cls) -> dict[str, type]:
+    """The fields of a stage's dataclass that are dataclasses of sections of their own, by field name."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def _flag_class(cls) -> type:
+    """The dataclass whose fields become flags: the part ``cls.FLAGS`` names, else ``cls`` itself."""
+    flags = getattr(cls, "FLAGS", None)
+    return parts(cls)[flags] if flags else cls
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls, *, skip: tuple[str, ...] = ()) -> None:
-    """One flag per field of ``cls`` (help text and choices from the schema, default from it), and ``--params``."""
-    props = section_schema(cls.SECTION).get("properties", {})
-    group = parser.add_argument_group(f"{cls.SECTION} parameters (config section {cls.SECTION})")
-    group.add_argument("--params", metavar="JSON",
-                       help=f"the whole {cls.SECTION} section as one JSON object; flags given override it")
-    for name in _field_names(cls):
+    """One flag per field of ``cls`` (help text and choices from the schema, default from it), and ``--params``.
+    For a stage of several parts, the flags are those of its ``FLAGS`` part and ``--params`` holds every part."""
+    flagged = _flag_class(cls)
+    props = section_schema(flagged.SECTION).get("properties", {})
+    group = parser.add_argument_group(f"{flagged.SECTION} parameters (config section {flagged.SECTION})")
+    if flagged is cls:
+        whole = f"the whole {cls.SECTION} section as one JSON object"
+    else:
+        whole = ("the stage's parameters as one JSON object of its sections (" +
+                 ", ".join(f"{name!r}: the {part.SECTION} section" for name, part in parts(cls).items()) + ")")
+    group.add_argument("--params", metavar="JSON", help=f"{whole}; flags given override it")
+    for name in _field_names(flagged):
         if name in skip:
             continue
         p = props.get(name, {})
@@ -137,24 +161,23 @@ def add_arguments(parser: argparse.ArgumentParser, cls, *, skip: tuple[str, ...]
 
 
 def from_args(cls: type[T], args: argparse.Namespace) -> T:
-    """``cls`` from ``--params`` (if given), overridden by every flag given, the rest from the schema."""
-    raw: dict[str, Any] = {}
-    if getattr(args, "params", None):
-        try:
-            raw = json.loads(args.params)
-        except json.JSONDecodeError as err:
-            raise NemiConfigError(f"--params is not a JSON object: {err}") from None
-        if not isinstance(raw, dict):
-            raise NemiConfigError(f"--params must be a JSON object, not {type(raw).__name__}")
-    for name in _field_names(cls):
+    """``cls`` from ``--params`` (if given), overridden by every flag given, the rest from the schema: built
+    once, by ``cls.from_dict`` where it has one (a stage of several parts has), else :func:`build`."""
+    raw = json_object(getattr(args, "params", None), "--params")
+    flags = getattr(cls, "FLAGS", None)
+    target = raw.setdefault(flags, {}) if flags else raw
+    if not isinstance(target, dict):
+        raise NemiConfigError(f"--params: {flags} must be a JSON object, not {type(target).__name__}")
+    for name in _field_names(_flag_class(cls)):
         value = getattr(args, name, None)
         if value is not None:
-            raw[name] = value
-    return build(cls, raw)
+            target[name] = value
+    from_dict = getattr(cls, "from_dict", None)
+    return from_dict(raw) if from_dict is not None else build(cls, raw)
 
 
 def json_object(text: str | None, flag: str) -> dict:
-    """A command-line JSON object (``--model-params '{...}'``); empty or None is {}; anything else is refused."""
+    """A command-line JSON object (``--params '{...}'``); empty or None is {}; anything else is refused."""
     if not text:
         return {}
     try:

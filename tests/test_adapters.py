@@ -218,12 +218,12 @@ def test_the_evaluated_subset_is_a_named_value_of_the_thumos_config():
 
 def test_the_activitynet_config_is_rtd_nets_anet_setting():
     from nemi.model.params import ModelParams
-    from nemi.fit.params import TrainParams
+    from nemi.fit.params import FitParams
 
     cfg = yaml.safe_load((REPO / "workflow" / "configs" / "activitynet13.yaml").read_text())
     eff = ds.effective_config(cfg, "anet")
     model = ModelParams.from_dict(eff["model"], where="anet")
-    train = TrainParams.from_dict(eff["train"])
+    train = FitParams.from_dict({"model": eff["model"], "train": eff["train"]}).train
     assert model.num_queries == 100 and model.boundary_scale == 1.0
     assert train.batch_size == 128 and eff["features"]["snippet_frames"] == 16
     assert eff["train"]["schedules"]["rtd_three_stage"]["stage1"]["lr"] == 5e-5

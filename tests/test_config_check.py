@@ -88,25 +88,42 @@ def _demo(**changes) -> dict:
     return cfg, effective_config(cfg, "demo")
 
 
-def test_train_and_model_window_steps_that_disagree_are_refused_naming_both():
-    _, eff = _demo(model={"window_steps": 20})
-    with pytest.raises(NemiConfigError, match=r"datasets\.demo: train\.window_steps \(16\) and "
-                                              r"model\.window_steps \(20\) must agree"):
-        check_rules(eff)
-    # A pretraining's own train overrides are its windows: named as pretrain.train.window_steps.
-    cfg, eff = _demo(pretrain={"train": {"window_steps": 12, "train_stride": 4}})
-    check_rules(eff)
-    with pytest.raises(NemiConfigError, match=r"pretrainings\.demo_hog \(dataset demo\): pretrain\.train\."
-                                              r"window_steps \(12\) and model\.window_steps \(16\) must agree"):
-        check_pretraining(cfg, "demo_hog", eff)
+@pytest.mark.parametrize("where, old, home", [
+    ({"train": {"window_steps": 16}}, "train.window_steps", "model.window_steps"),
+    ({"datasets": {"demo": {"train": {"window_steps": 16}}}}, "datasets.demo.train.window_steps",
+     "datasets.demo.model.window_steps"),
+    ({"presets": {"small_cpu": {"pretrain": {"train": {"window_steps": 16}}}}},
+     "presets.small_cpu.pretrain.train.window_steps", "presets.small_cpu.model.window_steps"),
+    ({"pretrain": {"query_strategy": "activity_query"}}, "pretrain.query_strategy", "pretrain.model.query_strategy"),
+    ({"datasets": {"demo": {"pretrain": {"classification": "bce"}}}}, "datasets.demo.pretrain.classification",
+     "datasets.demo.pretrain.model.classification"),
+    ({"pretrainings": {"demo_query": {"query_strategy": "activity_query"}}}, "pretrainings.demo_query.query_strategy",
+     "pretrainings.demo_query.model.query_strategy"),
+])
+def test_a_key_that_had_two_homes_is_refused_naming_its_one_home(where, old, home):
+    import re
+
+    with pytest.raises(NemiConfigError, match=rf"config: {re.escape(old)} is no longer a key: it is written once, "
+                                              rf"as {re.escape(home)}"):
+        check_config(_shipped(**where))
 
 
-def test_window_steps_that_disagree_stop_the_plan_before_the_tem_job(tmp_path):
+def test_a_stride_longer_than_the_models_window_is_refused_naming_both_keys():
+    from nemi.fit.params import FitParams
+
+    _, eff = _demo(model={"window_steps": 4})
+    with pytest.raises(NemiConfigError, match=r"train\.test_stride \(8\) is longer than a window, "
+                                              r"model\.window_steps \(4\)"):
+        FitParams.from_dict({"model": eff["model"], "train": eff["train"]})
+
+
+def test_a_moved_key_stops_the_plan_naming_its_home(tmp_path):
     _with_user_config(tmp_path, {"datasets": {"demo": {"train": {"window_steps": 20}}}})
     res = snakemake(tmp_path, "-n", "--configfile", "mine.yaml")
     out = res.stdout + res.stderr
-    assert res.returncode != 0, "planned, then train would fail after tem"
-    assert "train.window_steps (20) and model.window_steps (16) must agree" in out, out[-3000:]
+    assert res.returncode != 0
+    assert ("config: datasets.demo.train.window_steps is no longer a key: it is written once, as "
+            "datasets.demo.model.window_steps") in out, out[-3000:]
 
 
 @pytest.mark.parametrize("kind", ["hog", "cnn"])
@@ -203,7 +220,7 @@ def test_a_pseudo_activity_shorter_than_one_step_stops_the_plan(tmp_path):
 def test_activity_queries_outside_a_pretraining_are_refused_naming_both_keys(tmp_path):
     _, eff = _demo(model={"query_strategy": "activity_query"})
     with pytest.raises(NemiConfigError, match=r"datasets\.demo: model\.query_strategy is activity_query, which "
-                                              r"only a pretraining uses: set pretrain\.query_strategy"):
+                                              r"only a pretraining uses: set pretrain\.model\.query_strategy"):
         check_rules(eff)
     cfg, eff = _demo()
     check_rules(eff)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from nemi.model import ModelParams, build, build_criterion
+from nemi.model import build, build_criterion
 from nemi.pretrain.data import PretrainWindows, collate_pretrain
-from nemi.pretrain.params import PretrainParams
+from nemi.pretrain.params import PretrainFitParams
 from nemi.segments import se_to_cw
 from nemi.windows.dataset import build_windows
 from nemi.windows.grid import WindowParams
@@ -43,11 +43,15 @@ def eq4(q: torch.Tensor, b: int, bp: int, t: float) -> torch.Tensor:
     return (one(b, bp) + one(bp, b)) / 2
 
 
+def _pretraining(model: dict | None = None) -> PretrainFitParams:
+    """A default pretraining (its losses, BCE) of the tiny model on whole-video windows of 30 steps."""
+    return PretrainFitParams.from_dict({"model": {**TINY_MODEL, "num_queries": QUERIES, "window_steps": 30,
+                                                  **(model or {})}, "train": {"test_stride": 10}})
+
+
 def criterion(t: float = 1.0, **over):
     """The criterion a default pretraining builds (its losses, BCE), with Eq. 4's temperature t."""
-    model = PretrainParams.from_dict({}).model_section({**TINY_MODEL, "num_queries": QUERIES, "window_steps": 30,
-                                                         "contrastive_temperature": t, **over})
-    mp = ModelParams.from_dict(model)
+    mp = _pretraining({"contrastive_temperature": t, **over}).model
     assert "contrastive" in mp.losses
     return build_criterion(mp), mp
 
@@ -60,7 +64,8 @@ def windows():
     acts = {"v0": [[0.8, 4.0], [4.0, 8.0], [8.0, 12.0]], "v1": [[1.6, 5.6], [5.6, 9.6]], "v2": [[2.4, 8.0]]}
     acts = {v: (np.array(a), np.zeros(len(a), np.int64)) for v, a in acts.items()}
     base = build_windows(feats, WindowParams(30, 10, 10, None), "train", annotations=acts, boundary=bnd)
-    items = [PretrainWindows(base, PretrainParams.from_dict({}), QUERIES)[i] for i in range(len(base))]
+    p = _pretraining()
+    items = [PretrainWindows(base, p.pretrain, p.model)[i] for i in range(len(base))]
     batch = collate_pretrain(items)
     assert [len(t["boxes"]) for t in batch["targets"]] == [4, 3, 1]
     assert [t["pair"].tolist()[0] >= 0 for t in batch["targets"]] == [True, True, False]

@@ -9,7 +9,7 @@ import pytest
 
 from nemi.errors import NemiConfigError
 from nemi.datasets import effective_config
-from nemi.experiments import check, check_dataset, index, report_ablations, runs
+from nemi.experiments import check, check_dataset, index, pretrain_model, report_ablations, runs
 from tests.test_train_workflow import RTD
 from tests.test_workflow import TINY, planned_jobs, snakemake, write_config
 
@@ -162,10 +162,11 @@ def test_activity_query_on_a_fine_tuning_model_is_refused_naming_the_key_and_the
     cfg = _refused_top_level_and_own(
         "model", {"query_strategy": "activity_query"},
         r"config: model\.query_strategy is activity_query, the model experiment rtd fine-tunes.*"
-        r"pretrainings\.<name>\.query_strategy",
+        r"pretrainings\.<name>\.model\.query_strategy",
         r"datasets\.tiny\.model\.query_strategy is activity_query")
     # As a pretraining's switch it is fine (the pretrainings' own section).
-    _check(_cfg(pretrainings={"tiny_cnn": {"dataset": "tiny", "labels": "cnn", "query_strategy": "activity_query"},
+    _check(_cfg(pretrainings={"tiny_cnn": {"dataset": "tiny", "labels": "cnn",
+                                           "model": {"query_strategy": "activity_query"}},
                               "tiny_nocon": {"dataset": "tiny", "labels": "cnn", "contrastive": False}}))
     # At planning: snakemake stops before any job (the dataset's own rule, nemi.datasets.check_rules, is
     # met first there; both refuse it).
@@ -219,14 +220,14 @@ def _two_datasets(**experiments):
 
 
 def _pretrain_model_params(res) -> dict:
-    """The --model-params of the one `nemi pretrain` command a dry run with -p prints."""
+    """The model section in the --params of the one `nemi pretrain` command a dry run with -p prints."""
     import json
     import shlex
 
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if "nemi pretrain --" in ln]
     assert res.returncode == 0 and len(lines) == 1, (res.stdout + res.stderr)[-3000:]
     args = shlex.split(lines[0][lines[0].index("nemi pretrain --"):])
-    return json.loads(args[args.index("--model-params") + 1])
+    return json.loads(args[args.index("--params") + 1])["model"]
 
 
 def test_a_pretraining_is_built_with_the_architecture_of_the_experiments_fine_tuning_from_it(tmp_path):
@@ -263,21 +264,19 @@ def test_a_pretraining_shared_by_two_architectures_is_refused_naming_both_experi
     _check(cfg)
 
 
-def test_a_pretraining_on_features_of_another_width_or_windows_of_another_length_is_refused_naming_both_keys():
+def test_a_pretraining_on_features_of_another_width_is_refused_naming_both_keys_and_its_windows_are_its_models():
     cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
     cfg["datasets"]["tiny2"]["model"]["input_dim"] = 1024
     with pytest.raises(NemiConfigError, match=r"pretrainings\.p2: its features, datasets\.tiny2\.model\.input_dim "
                                               r"1024, are not as wide as the model experiment x fine-tunes reads, "
                                               r"model\.input_dim 2048"):
         _check(cfg)
-    # tiny2's windows are 12 steps, the model it pretrains for has a position table of 20.
+    # tiny2's own windows are 12 steps; the model it pretrains for has a position table of 20, and the
+    # window's length has one home, the model's: the pretraining's windows are 20 steps.
     cfg = _two_datasets(x={"dataset": "tiny", "pretraining": "p2", "seeds": [0]})
     cfg["datasets"]["tiny2"]["model"]["window_steps"] = 12
-    cfg["datasets"]["tiny2"]["train"] = {"window_steps": 12}
-    with pytest.raises(NemiConfigError, match=r"pretrainings\.p2 \(dataset tiny2\): train\.window_steps \(12\) and "
-                                              r"model\.window_steps \(20, of the model experiment x fine-tunes from "
-                                              r"it\) must agree"):
-        _check(cfg)
+    _check(cfg)
+    assert pretrain_model(cfg, "p2", lambda n: effective_config(cfg, n))["window_steps"] == 20
 
 
 def _layered(*names: str) -> dict:
@@ -301,16 +300,16 @@ def test_fine_tuning_from_the_shipped_cross_dataset_pretraining_loads_every_weig
     from nemi.experiments import experiment, pretrain_model, pretrain_section, pretraining
     from nemi.model.checkpoint import load_matching
     from nemi.model import ModelParams, build_model, save_model
-    from nemi.pretrain.params import PretrainParams
+    from nemi.pretrain.params import PretrainFitParams, label_free
 
     cfg = _layered("thumos14.yaml", "activitynet13.yaml", "thumos14_cross.yaml")
     eff = lambda n: effective_config(cfg, n)  # noqa: E731
     name = experiment(cfg, "thumos_nemi_cross")["pretraining"]
-    cfg["pretrainings"][name]["query_strategy"] = strategy
+    cfg["pretrainings"][name]["model"] = {"query_strategy": strategy}
     check(cfg, eff)
     own = eff(pretraining(cfg, name)["dataset"])
-    p = PretrainParams.from_dict(pretrain_section(cfg, name, own))
-    pre = ModelParams.from_dict(p.model_section(pretrain_model(cfg, name, eff)))
+    pre = PretrainFitParams.from_dict({"model": pretrain_model(cfg, name, eff), "train": label_free(own["train"]),
+                                       "pretrain": pretrain_section(cfg, name, own)}).model
     save_model(tmp_path / "pretrained.pt", build_model(pre), pre)
     fine = build_model(ModelParams.from_dict(eff("thumos")["model"]))
     loaded = load_matching(fine, tmp_path / "pretrained.pt")

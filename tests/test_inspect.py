@@ -26,11 +26,10 @@ from nemi.params import build
 from nemi.proposals import ProposalParams
 from nemi.io.tables import write_proposals
 from nemi.proposals.run import proposals
-from nemi.fit.params import TrainParams
 from nemi.train.data import TrainingVideos
 from nemi.train.run import train
 from tests.test_labels import PARAMS
-from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
+from tests.train_data import fit_params, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA = git_state()[0]
@@ -166,9 +165,9 @@ def trained(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("train")
     feats, bnd, ann, gt = synthetic()
-    p = TrainParams.from_dict({**TINY_TRAIN, "schedules": {"rtd_three_stage": {
-        "stage1": {"epochs": 1}, "stage2": {"epochs": 1}, "stage3": {"epochs": 1}}}})
-    train(feats, bnd, ann, TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], []), gt, p, TINY_MODEL, out)
+    p = fit_params(schedules={"rtd_three_stage": {"stage1": {"epochs": 1}, "stage2": {"epochs": 1},
+                                                  "stage3": {"epochs": 1}}})
+    train(feats, bnd, ann, TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], []), gt, p, out)
     table, info = proposals(out / "model.pt", feats, bnd, ["v4", "v5"], build(ProposalParams, {"device": "cpu"}))
     write_proposals(out / "proposals.csv", table, info)
     return out, json.loads((out / "run.json").read_text())

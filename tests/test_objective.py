@@ -15,9 +15,9 @@ import yaml
 from nemi import experiments
 from nemi.datasets import deep_merge, effective_config
 from nemi.errors import NemiConfigError
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams, TrainParams
 from nemi.model import ModelParams, build_criterion, weight_dict
-from nemi.pretrain.params import PretrainParams
+from nemi.pretrain.params import PretrainFitParams, label_free
 from tests.conftest import REPO
 
 # The paper's pretraining objective, L = 1 L_cls + 5 L_loc + 2 L_overlap + 1 L_con, as loss keys.
@@ -58,10 +58,14 @@ def _read(name: str) -> dict:
     return yaml.safe_load(((REPO if name == "config.yaml" else REPO / "workflow" / "configs") / name).read_text())
 
 
-def _stage_weights(fitting: TrainParams, model_section: dict) -> dict[str, dict[str, float]]:
+def _stage_weights(fitting: FitParams) -> dict[str, dict[str, float]]:
     """Each stage's weights, built as nemi.fit.loop.fit builds them."""
-    base = ModelParams.from_dict(model_section).to_dict()
-    return {st.name: weight_dict(st.model_params(base)) for st in fitting.stages()}
+    base = fitting.model.to_dict()
+    return {st.name: weight_dict(st.model_params(base)) for st in fitting.train.stages()}
+
+
+def _pretraining(model: dict | None = None, **pretrain) -> PretrainFitParams:
+    return PretrainFitParams.from_dict({"model": model or {}, "pretrain": pretrain})
 
 
 def _shipped() -> dict[tuple[str, str, str], dict[str, float]]:
@@ -73,14 +77,15 @@ def _shipped() -> dict[tuple[str, str, str], dict[str, float]]:
         cfg = deep_merge(cfg, own)
         for ds in own.get("datasets") or {}:
             eff = effective_config(cfg, ds)
-            fitting = TrainParams.from_dict(experiments.train_section(eff, 0))
-            for stage, w in _stage_weights(fitting, eff["model"]).items():
+            fitting = FitParams.from_dict({"model": eff["model"], "train": experiments.train_section(eff, 0)})
+            for stage, w in _stage_weights(fitting).items():
                 out[(name, f"datasets.{ds}.train", stage)] = w
         for pre in own.get("pretrainings") or {}:
             eff = effective_config(cfg, experiments.pretraining(cfg, pre)["dataset"])
-            p = PretrainParams.from_dict(experiments.pretrain_section(cfg, pre, eff))
             model = experiments.pretrain_model(cfg, pre, lambda n, cfg=cfg: effective_config(cfg, n))
-            for stage, w in _stage_weights(p.fit_params(eff["train"]), p.model_section(model)).items():
+            p = PretrainFitParams.from_dict({"model": model, "train": label_free(eff["train"]),
+                                             "pretrain": experiments.pretrain_section(cfg, pre, eff)})
+            for stage, w in _stage_weights(p).items():
                 out[(name, f"pretrainings.{pre}", stage)] = w
     return out
 
@@ -134,25 +139,21 @@ def test_a_schedule_naming_a_loss_that_does_not_exist_is_refused_naming_it():
 
 
 def test_a_pretraining_trains_a_term_beyond_the_papers_only_when_named():
-    one_stage = PretrainParams.from_dict({"train": {"schedule": "one_stage"}})
     with pytest.raises(NemiConfigError, match=r"train\.schedules\.one_stage\.main\.model\.losses trains completeness, "
                                               r"not a term of the paper's .*pretrain\.extra_losses"):
-        one_stage.fit_params({})
+        _pretraining(train={"schedule": "one_stage"})
     with pytest.raises(NemiConfigError, match=r"model\.losses .* trains completeness"):
-        PretrainParams.from_dict({}).model_section({"losses": ["labels", "boxes", "completeness"]})
+        _pretraining({"losses": ["labels", "boxes", "completeness"]})
     with pytest.raises(NemiConfigError, match="trains contrastive, but pretrain.contrastive is false"):
-        PretrainParams.from_dict({"contrastive": False, "train": {"schedule": "nemi_pretrain",
-                                                                  "schedules": {"nemi_pretrain": {"main": {
-            "model": {"losses": ["labels", "boxes", "contrastive"]}}}}}}).fit_params({})
+        _pretraining(contrastive=False, train={"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {
+            "model": {"losses": ["labels", "boxes", "contrastive"]}}}}})
     # named: trained, at model.weight_iou, in the default schedule and in one_stage alike
     for train in ({"schedule": "nemi_pretrain"}, {"schedule": "one_stage"}):
-        p = PretrainParams.from_dict({"extra_losses": ["completeness"], "train": train})
-        weights = _stage_weights(p.fit_params({}), p.model_section({}))["main"]
+        weights = _stage_weights(_pretraining(extra_losses=["completeness"], train=train))["main"]
         assert {k: w for k, w in weights.items() if not k[-1].isdigit()} == {**PAPER, **COMPLETENESS}
     with pytest.raises(NemiConfigError, match=r"nemi_pretrain\.main\.trainable is all_but_completeness"):
         frozen = {"nemi_pretrain": {"main": {"trainable": "all_but_completeness"}}}
-        PretrainParams.from_dict({"extra_losses": ["completeness"],
-                                  "train": {"schedule": "nemi_pretrain", "schedules": frozen}}).fit_params({})
+        _pretraining(extra_losses=["completeness"], train={"schedule": "nemi_pretrain", "schedules": frozen})
     cfg = deep_merge(_read("config.yaml"), {"pretrainings": {"demo_hog": {"dataset": "demo",
                                                                            "train": {"schedule": "one_stage"}}}})
     with pytest.raises(NemiConfigError, match=r"pretrainings\.demo_hog: pretrain: .*trains completeness"):

@@ -25,10 +25,12 @@ from nemi.features.extract import ExtractParams
 from nemi.model.params import ModelParams
 from nemi.proposals.params import ProposalParams
 from nemi.synth.plan import SynthParams
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams, TrainParams
+from nemi.pretrain.params import PretrainFitParams, PretrainParams
 from tests.conftest import REPO
 
-STAGE_CLASSES = [SynthParams, DecodeParams, ExtractParams, DetectParams, ClassifierParams, TrainParams, ProposalParams,
+STAGE_CLASSES = [SynthParams, DecodeParams, ExtractParams, DetectParams, ClassifierParams, TrainParams, PretrainParams,
+                 ProposalParams,
                  *[detectors.get(n).curve_params for n in detectors.names()],
                  *[detectors.get(n).boundary_params for n in detectors.names()]]
 
@@ -75,7 +77,7 @@ def test_every_cli_default_is_the_schemas():
                 "--frames": "f.h5", "--features": "f.h5", "--rgb-weights": "r.pt", "--flow-weights": "x",
                 "--dataset": "d", "--curves": "c.h5", "--proposals": "p.csv", "--class-scores": "c.csv",
                 "--train-features": "t.h5", "--train-gt": "g.csv", "--boundary": "b.h5", "--ground-truth": "g.csv",
-                "--out-dir": "o", "--checkpoint": "m.pt"}
+                "--out-dir": "o", "--checkpoint": "m.pt", "--pseudo-labels": "p.json"}
     by_section = {cls.SECTION: cls for cls in STAGE_CLASSES}
     checked = 0
     for path, sub in _subparsers(build_parser()):
@@ -104,7 +106,8 @@ def test_every_cli_default_is_the_schemas():
             got = params.from_args(cls, args)
             assert got == want, f"nemi {' '.join(path)}"
             for f in dataclasses.fields(cls):
-                assert getattr(got, f.name) == params.defaults(section).get(f.name, getattr(want, f.name))
+                value, default = getattr(got, f.name), params.defaults(section).get(f.name, getattr(want, f.name))
+                assert value == (tuple(default) if isinstance(value, tuple) else default)  # lists held as tuples
             checked += 1
     assert checked >= len(STAGE_CLASSES) - 1  # classify and detect share a command each; all are reached
 
@@ -115,6 +118,33 @@ def test_flags_override_params_json_which_overrides_the_schema():
                                       "--tau", "0.3"])
     p = params.from_args(detectors.get("hog").boundary_params, args)
     assert (p.tau, p.max_activity_frames, p.min_activity_frames, p.local_window_frames) == (0.3, 50, 4, 11)
+
+
+def test_a_fitting_stage_is_built_once_from_one_params_of_its_sections():
+    """nemi train and nemi pretrain: one --params of the stage's sections, the flags setting the stage's own."""
+    import json
+
+    from nemi.windows.grid import WindowParams
+
+    files = ["--features", "f.h5", "--boundary", "b.h5", "--manifest", "m.csv", "--out-dir", "o"]
+    sections = {"model": {"window_steps": 16}, "train": {"train_stride": 4, "test_stride": 8, "batch_size": 2}}
+    args = build_parser().parse_args(["train", *files, "--ground-truth", "g.csv", "--batch-size", "3",
+                                      "--params", json.dumps({**sections, "version": 1})])
+    p = params.from_args(FitParams, args)
+    assert p.train.batch_size == 3 and p.windows() == WindowParams(16, 4, 8, 5) and p.model.window_steps == 16
+    pre = {**sections, "pretrain": {"model": {"query_strategy": "activity_query"}}}
+    args = build_parser().parse_args(["pretrain", *files, "--pseudo-labels", "p.json", "--dataset", "d",
+                                      "--labels", "cnn", "--params", json.dumps(pre)])
+    p = params.from_args(PretrainFitParams, args)
+    assert p.pretrain.labels == "cnn" and p.train.batch_size == 2 and p.train.schedule == "nemi_pretrain"
+    assert (p.model.query_strategy, p.model.classification) == ("activity_query", "bce")
+    assert "contrastive" in p.model.losses and p.windows().window_steps == 16
+    with pytest.raises(NemiConfigError, match=r"unknown section\(s\) \['modle'\]; a stage has \['model', 'train'\]"):
+        FitParams.from_dict({"modle": {}})
+    with pytest.raises(NemiConfigError, match=r"pretrain\.model: num_queries is the architecture the experiments"):
+        PretrainFitParams.from_dict({"pretrain": {"model": {"num_queries": 8}}})
+    with pytest.raises(NemiConfigError, match=r"pretrain: unknown key\(s\) \['query_strategy'\]"):
+        PretrainFitParams.from_dict({"pretrain": {"query_strategy": "activity_query"}})
 
 
 def test_unknown_keys_and_bad_values_are_refused_naming_them():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 
@@ -20,7 +21,9 @@ from nemi.io.provenance import sha256_file
 from nemi.model import ModelParams, build_model, load_checkpoint, save_model
 from nemi.model.checkpoint import load_matching
 from nemi.pretrain.data import PretrainWindows, collate_pretrain, pretraining_videos, read_activities
-from nemi.pretrain.params import PretrainParams
+from nemi.fit.params import FitParams
+from nemi.params import build
+from nemi.pretrain.params import PretrainFitParams, PretrainParams
 from nemi.pretrain.run import pretrain
 from nemi.train.data import TrainingVideos
 from nemi.train.run import train
@@ -31,7 +34,8 @@ from tests.train_data import TB, TINY_MODEL, TINY_TRAIN, synthetic
 EPOCHS = {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {"epochs": 2}}}}
 # Windows of a whole video (30 steps of 0.8 s), so that each holds three or four activities.
 MODEL = {**TINY_MODEL, "window_steps": 30}
-TRAIN = {**TINY_TRAIN, "window_steps": 30, "train_stride": 10, "test_stride": 10}
+TRAIN = {**TINY_TRAIN, "train_stride": 10, "test_stride": 10}
+ACTIVITY_QUERIES = {"model": {"query_strategy": "activity_query"}}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -55,8 +59,17 @@ def _activities(n_videos: int = 6) -> dict[str, list[list[float]]]:
     return out
 
 
-def _pretrain_params(**kw) -> PretrainParams:
-    return PretrainParams.from_dict({"train": EPOCHS, "crop_min_fraction": 0.5, "crop_max_fraction": 1.0, **kw})
+def _pretrain_params(train: dict | None = None, model_section: dict | None = None, **kw) -> PretrainFitParams:
+    """A pretraining on ``train`` (default TRAIN with nothing held out) and ``model_section`` (default MODEL),
+    its pretrain section's keys ``kw`` (``model``: the pretraining's overrides of the model section)."""
+    return PretrainFitParams.from_dict({
+        "model": MODEL if model_section is None else model_section,
+        "train": {**TRAIN, "holdout_share": 0.0} if train is None else train,
+        "pretrain": {"train": EPOCHS, "crop_min_fraction": 0.5, "crop_max_fraction": 1.0, **kw}})
+
+
+def _fine_tuning(**train) -> FitParams:
+    return FitParams.from_dict({"model": MODEL, "train": {**TRAIN, "holdout_share": 0.0, **train}})
 
 
 def test_pretraining_then_fine_tuning_from_it(tmp_path):
@@ -64,10 +77,10 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
     write_pseudo_labels(tmp_path / "hog.json", _doc(_activities()))
     acts, table = read_activities(tmp_path / "hog.json", "d")
     assert list(table.columns) == ["video_id", "t_start", "t_end", "label"] and set(table["label"]) == {"activity"}
-    p = _pretrain_params(query_strategy="activity_query")
-    pretrain(feats, bnd, acts, table, sorted(feats), p, {**TRAIN, "holdout_share": 0.2}, MODEL, tmp_path / "pre")
+    p = _pretrain_params({**TRAIN, "holdout_share": 0.2}, **ACTIVITY_QUERIES)
+    pretrain(feats, bnd, acts, table, sorted(feats), p, tmp_path / "pre")
     record = json.loads((tmp_path / "pre" / "run.json").read_text())
-    assert record["config"]["pretrain"]["query_strategy"] == "activity_query"
+    assert record["config"]["model"]["query_strategy"] == "activity_query"
     assert record["config"]["model"]["classification"] == "bce" and "contrastive" in record["config"]["model"]["losses"]
     rows = pd.read_csv(tmp_path / "pre" / "epochs.csv")
     trained = rows[rows["epoch"] > 0]  # epoch 0: held-out scores before any step
@@ -78,18 +91,15 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
     assert record["objective"] == {"main": {"loss_ce": 1.0, "loss_bbox": 5.0, "loss_giou": 2.0, "loss_con": 1.0}}
     assert record["config"]["pretrain"]["extra_losses"] == [] and "train_loss_iou" not in rows
     seed_everything(0)
-    drawn = build_model(ModelParams.from_dict(p.model_section(MODEL))).state_dict()
+    drawn = build_model(p.model).state_dict()
     head = [k for k in drawn if k.startswith(("iou_conv.", "iou_embed."))]
     assert head and all(torch.equal(pre_model.state_dict()[k], drawn[k]) for k in head)
     assert not torch.equal(pre_model.state_dict()["class_embed.weight"], drawn["class_embed.weight"])
 
     # Fine-tuning starts from every weight of matching name and shape; the query layer stays behind.
-    tp = {**TRAIN, "holdout_share": 0.0}
-    from nemi.fit.params import TrainParams
-
     videos = TrainingVideos(sorted(feats), [], [])
-    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
-          init=tmp_path / "pre" / "model.pt", stop_after_epochs=0)
+    train(feats, bnd, ann, videos, gt, _fine_tuning(), tmp_path / "ft", init=tmp_path / "pre" / "model.pt",
+          stop_after_epochs=0)
     ckpt = torch.load(next((tmp_path / "ft" / "runs").iterdir()) / "checkpoint.pt", weights_only=True) \
         if any((tmp_path / "ft" / "runs").glob("*/checkpoint.pt")) else None
     assert ckpt is None  # stopped before the first epoch: nothing written
@@ -98,8 +108,7 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
     assert "activity_query_proj.weight" in loaded["not_loaded_from_checkpoint"] and not loaded["not_in_checkpoint"]
     state = pre_model.state_dict()
     assert all(torch.equal(model.state_dict()[k], state[k]) for k in loaded["loaded"])
-    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
-          init=tmp_path / "pre" / "model.pt")
+    train(feats, bnd, ann, videos, gt, _fine_tuning(), tmp_path / "ft", init=tmp_path / "pre" / "model.pt")
     run = json.loads((tmp_path / "ft" / "run.json").read_text())
     assert run["initialised"]["n_loaded"] == len(loaded["loaded"]) and run["config"]["init"].endswith("model.pt")
 
@@ -108,8 +117,7 @@ def test_pretraining_then_fine_tuning_from_it(tmp_path):
     assert run["config"]["init_sha256"] == sha256_file(tmp_path / "pre" / "model.pt")
     other = build_model(pre_mp)
     save_model(tmp_path / "pre" / "model.pt", other, pre_mp)
-    train(feats, bnd, ann, videos, gt, TrainParams.from_dict(tp), MODEL, tmp_path / "ft",
-          init=tmp_path / "pre" / "model.pt")
+    train(feats, bnd, ann, videos, gt, _fine_tuning(), tmp_path / "ft", init=tmp_path / "pre" / "model.pt")
     again = json.loads((tmp_path / "ft" / "run.json").read_text())
     assert again["config_hash"] != run["config_hash"] and len(list((tmp_path / "ft" / "runs").iterdir())) == 2
 
@@ -118,7 +126,7 @@ def test_windows_are_reassembled_anew_each_epoch_and_reproducibly():
     feats, bnd, _, _ = synthetic()
     acts = {v: (np.asarray(a), np.zeros(len(a), np.int64)) for v, a in _activities().items()}
     base = build_windows(feats, WindowParams(30, 10, 10, None), "train", annotations=acts, boundary=bnd)
-    ds = PretrainWindows(base, _pretrain_params(), num_queries=8)
+    ds = PretrainWindows(base, _pretrain_params().pretrain, ModelParams.from_dict({**MODEL, "num_queries": 8}))
     first = [ds[i] for i in range(len(ds))]
     again = [ds[i] for i in range(len(ds))]
     assert all(np.array_equal(a["features"], b["features"]) and np.array_equal(a["boxes"], b["boxes"])
@@ -139,12 +147,12 @@ def test_single_activity_window_trains_without_the_contrastive_term():
     feats, bnd, _, _ = synthetic(n_videos=2)
     acts = {v: (np.array([[2.0, 5.0]]), np.zeros(1, np.int64)) for v in feats}
     base = build_windows(feats, WindowParams(10, 5, 5, None), "train", annotations=acts, boundary=bnd)
-    ds = PretrainWindows(base, _pretrain_params(query_strategy="activity_query"), num_queries=4)
+    p = _pretrain_params(TINY_TRAIN, TINY_MODEL, **ACTIVITY_QUERIES)
+    ds = PretrainWindows(base, p.pretrain, p.model)
     items = [ds[i] for i in range(len(ds))]
     assert items and all(tuple(w["pair"]) == (-1, -1) for w in items)
     batch = collate_pretrain(items)
-    p = _pretrain_params(query_strategy="activity_query")
-    mp = ModelParams.from_dict(p.model_section(TINY_MODEL))
+    mp = p.model
     from nemi.model import build
 
     model, criterion, _ = build(mp)
@@ -173,11 +181,11 @@ def test_videos_without_activity_are_left_out_and_test_split_needs_transductive(
     splits = read_splits(tmp_path / "m.csv")
     acts = {"v0": (np.array([[1.0, 2.0]]), np.zeros(1, np.int64)), "v1": (np.zeros((0, 2)), np.zeros(0, np.int64)),
             "v2": (np.array([[1.0, 2.0]]), np.zeros(1, np.int64))}
-    assert pretraining_videos(splits, acts, PretrainParams.from_dict({}), ["v0", "v1", "v2"]) == ["v0"]
+    assert pretraining_videos(splits, acts, build(PretrainParams, {}), ["v0", "v1", "v2"]) == ["v0"]
     assert "1 video(s) have no pseudo activity" in caplog.text
     with pytest.raises(Exception, match="transductive"):
-        PretrainParams.from_dict({"splits": ["train", "test"]})
-    both = PretrainParams.from_dict({"splits": ["train", "test"], "transductive": True})
+        build(PretrainParams, {"splits": ["train", "test"]})
+    both = build(PretrainParams, {"splits": ["train", "test"], "transductive": True})
     assert pretraining_videos(splits, acts, both, ["v0", "v1", "v2"]) == ["v0", "v2"]
     with pytest.raises(NemiInputError, match="none of the pseudo labels' 1 videos is in the manifest"):
         pretraining_videos(splits, {"x9": acts["v0"]}, both, ["v0"])
@@ -204,12 +212,10 @@ def starts(tmp_path_factory):
     write_pseudo_labels(root / "hog.json", _doc(_activities()))
     acts, table = read_activities(root / "hog.json", "d")
     data = (feats, bnd, acts, table, sorted(feats))
-    pretrain(*data, _pretrain_params(), {**TRAIN, "holdout_share": 0.0}, MODEL, root / "pre")
-    from nemi.fit.params import TrainParams
-
-    ft_params = TrainParams.from_dict({**TRAIN, "holdout_share": 0.0, "schedules": {"rtd_three_stage": {
-        "stage1": {"epochs": 1}, "stage2": {"epochs": 1}, "stage3": {"epochs": 1}}}})
-    train(feats, bnd, ann, TrainingVideos(sorted(feats), [], []), gt, ft_params, MODEL, root / "ft",
+    pretrain(*data, _pretrain_params(), root / "pre")
+    ft_params = _fine_tuning(schedules={"rtd_three_stage": {
+        "stage1": {"epochs": 1}, "stage2": {"epochs": 1}, "stage3": {"epochs": 1}}})
+    train(feats, bnd, ann, TrainingVideos(sorted(feats), [], []), gt, ft_params, root / "ft",
           init=root / "pre" / "model.pt")
     return root, data, (ann, gt, ft_params)
 
@@ -235,16 +241,16 @@ def test_a_pretraining_starts_only_from_a_label_free_pretraining(starts, tmp_pat
     for path, kind in refused.items():
         with pytest.raises(NemiInputError, match=rf"pretrain.init: {re.escape(str(path))} is {kind}.*starts only "
                                                  "from random weights or another NEMI pretraining"):
-            pretrain(*data, _pretrain_params(init=str(path)), train_section, MODEL, tmp_path / "out")
+            pretrain(*data, _pretrain_params(train_section, init=str(path)), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # refused before any work
     # train.pretrained (fine-tuning's) never starts a pretraining, whichever section names it.
     with pytest.raises(NemiConfigError, match=r"train.pretrained \(x.pt\) is a fine-tuning setting"):
-        pretrain(*data, _pretrain_params(), {**train_section, "pretrained": "x.pt"}, MODEL, tmp_path / "out")
+        _pretrain_params({**train_section, "pretrained": "x.pt"})
     with pytest.raises(NemiConfigError, match=r"pretrain.train.pretrained \(x.pt\)"):
-        pretrain(*data, _pretrain_params(train={**EPOCHS, "pretrained": "x.pt"}), train_section, MODEL,
-                 tmp_path / "out")
+        PretrainFitParams.from_dict({"model": MODEL, "train": train_section,
+                                     "pretrain": {"train": {**EPOCHS, "pretrained": "x.pt"}}})
     # Another pretraining is a start: every weight of it is carried over, and the record says so.
-    pretrain(*data, _pretrain_params(init=str(root / "pre" / "model.pt")), train_section, MODEL, tmp_path / "chain")
+    pretrain(*data, _pretrain_params(train_section, init=str(root / "pre" / "model.pt")), tmp_path / "chain")
     run = json.loads((tmp_path / "chain" / "run.json").read_text())
     assert run["initialised"]["init"] == str(root / "pre" / "model.pt") and not run["initialised"]["not_in_checkpoint"]
     assert run["init_kind"] == "a NEMI pretraining's model file" and run["config"]["pretrain"]["init"]
@@ -255,8 +261,8 @@ def test_fine_tuning_from_both_starts_records_both(starts, tmp_path):
     """train.pretrained (a whole checkpoint) and --init (a pretraining's matching weights, over it)."""
     root, (feats, bnd, *_), (ann, gt, ft_params) = starts
     videos = TrainingVideos(sorted(feats), [], [])
-    train(feats, bnd, ann, videos, gt, ft_params.replace(pretrained=str(root / "ft" / "model.pt")), MODEL,
-          tmp_path, init=root / "pre" / "model.pt")
+    both = dataclasses.replace(ft_params, train=ft_params.train.replace(pretrained=str(root / "ft" / "model.pt")))
+    train(feats, bnd, ann, videos, gt, both, tmp_path, init=root / "pre" / "model.pt")
     started = json.loads((tmp_path / "run.json").read_text())["initialised"]
     assert started["pretrained"] == str(root / "ft" / "model.pt") and started["init"] == str(root / "pre" / "model.pt")
     assert started["n_loaded"] > 0

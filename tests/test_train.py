@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,10 +13,10 @@ import torch
 from nemi.errors import NemiConfigError, NemiInputError
 from nemi.model import load_checkpoint, save_model
 from nemi.train.data import TrainingVideos, training_videos
-from nemi.fit.params import TrainParams
 from nemi.fit.distributed import check_devices
+from nemi.fit.params import FitParams, TrainParams
 from nemi.train.run import train
-from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
+from tests.train_data import TINY_MODEL, fit_params, synthetic
 
 VIDEOS = TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], [])
 
@@ -23,8 +24,8 @@ VIDEOS = TrainingVideos(["v0", "v1", "v2", "v3"], ["v4", "v5"], [])
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _params(**kw) -> TrainParams:
-    return TrainParams.from_dict({**TINY_TRAIN, **kw})
+def _params(**kw) -> FitParams:
+    return fit_params(**kw)
 
 
 def _weights(path) -> dict[str, torch.Tensor]:
@@ -34,12 +35,12 @@ def _weights(path) -> dict[str, torch.Tensor]:
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     feats, bnd, ann, gt = synthetic()
     p = _params(select="last")  # stage 1 two epochs, stages 2 and 3 one each: the kill falls on a stage boundary
-    train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path / "a")
-    assert train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path / "b", stop_after_epochs=2) is None
+    train(feats, bnd, ann, VIDEOS, gt, p, tmp_path / "a")
+    assert train(feats, bnd, ann, VIDEOS, gt, p, tmp_path / "b", stop_after_epochs=2) is None
     assert not (tmp_path / "b" / "model.pt").exists()
     at_kill = torch.load(next((tmp_path / "b" / "runs").iterdir()) / "checkpoint.pt", weights_only=True)
     assert (at_kill["stage"], at_kill["epoch"]) == (0, 2)
-    train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path / "b")  # the same command again
+    train(feats, bnd, ann, VIDEOS, gt, p, tmp_path / "b")  # the same command again
     a, b = _weights(tmp_path / "a" / "model.pt"), _weights(tmp_path / "b" / "model.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # Training went on after the kill, so the equality above is not vacuous.
@@ -52,7 +53,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 def test_records_selection_and_curves(tmp_path):
     feats, bnd, ann, gt = synthetic()
-    train(feats, bnd, ann, VIDEOS, gt, _params(), TINY_MODEL, tmp_path)
+    train(feats, bnd, ann, VIDEOS, gt, _params(), tmp_path)
     rows = pd.read_csv(tmp_path / "epochs.csv")
     # Epoch 0 scores the weights before any step: where the held-out curve starts.
     assert list(rows["stage"]) == ["stage1", "stage1", "stage1", "stage2", "stage3"]
@@ -76,10 +77,11 @@ def test_stages_freeze_what_they_do_not_train(tmp_path):
     feats, bnd, ann, gt = synthetic()
     sched = {"rtd_three_stage": {"stage1": {"epochs": 1}, "stage2": {"epochs": 1}, "stage3": {"epochs": 1}}}
     p = _params(schedules=sched, select="last", holdout_share=0)
-    train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path / "full")
-    p1 = p.replace(schedules={"x": {"s1": {**p.schedules["rtd_three_stage"]["stage1"]},
-                                    "s2": {**p.schedules["rtd_three_stage"]["stage2"]}}}, schedule="x")
-    train(feats, bnd, ann, VIDEOS, gt, p1, TINY_MODEL, tmp_path / "two")
+    train(feats, bnd, ann, VIDEOS, gt, p, tmp_path / "full")
+    three = p.train.schedules["rtd_three_stage"]
+    p1 = dataclasses.replace(p, train=p.train.replace(schedules={"x": {"s1": {**three["stage1"]},
+                                                                       "s2": {**three["stage2"]}}}, schedule="x"))
+    train(feats, bnd, ann, VIDEOS, gt, p1, tmp_path / "two")
     a, b = _weights(tmp_path / "full" / "model.pt"), _weights(tmp_path / "two" / "model.pt")
     changed = {k for k in a if not torch.equal(a[k], b[k])}
     assert changed and all(k.startswith(("iou_conv.", "iou_embed.")) for k in changed)  # stage 3 alone
@@ -88,20 +90,19 @@ def test_stages_freeze_what_they_do_not_train(tmp_path):
 def test_refuses_a_checkpoint_of_another_architecture(tmp_path):
     feats, bnd, ann, gt = synthetic()
     p = _params()
-    train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path / "a", run_dir=tmp_path / "run", stop_after_epochs=1)
+    train(feats, bnd, ann, VIDEOS, gt, p, tmp_path / "a", run_dir=tmp_path / "run", stop_after_epochs=1)
     with pytest.raises(NemiInputError, match=r"num_queries = 4 in the checkpoint, 6 in the config"):
-        train(feats, bnd, ann, VIDEOS, gt, p, {**TINY_MODEL, "num_queries": 6}, tmp_path / "a",
+        train(feats, bnd, ann, VIDEOS, gt, fit_params({**TINY_MODEL, "num_queries": 6}), tmp_path / "a",
               run_dir=tmp_path / "run")
     with pytest.raises(NemiInputError, match=r"train.seed = 0 in the checkpoint, 3 in the config"):
-        train(feats, bnd, ann, VIDEOS, gt, p.replace(seed=3), TINY_MODEL, tmp_path / "a", run_dir=tmp_path / "run")
+        train(feats, bnd, ann, VIDEOS, gt, _params(seed=3), tmp_path / "a", run_dir=tmp_path / "run")
     # A pretrained checkpoint of another architecture, named with the differences.
     from nemi.model import ModelParams, build_model
 
     other = ModelParams.from_dict({**TINY_MODEL, "hidden_dim": 8})
     save_model(tmp_path / "other.pt", build_model(other), other)
     with pytest.raises(NemiInputError, match=r"other\.pt.*hidden_dim = 8 in the checkpoint, 16 in the config"):
-        train(feats, bnd, ann, VIDEOS, gt, p.replace(pretrained=str(tmp_path / "other.pt")), TINY_MODEL,
-              tmp_path / "b")
+        train(feats, bnd, ann, VIDEOS, gt, _params(pretrained=str(tmp_path / "other.pt")), tmp_path / "b")
 
 
 def test_nan_features_name_the_video(tmp_path):
@@ -110,7 +111,7 @@ def test_nan_features_name_the_video(tmp_path):
     f[3, 1] = np.inf
     feats["v2"] = (f, *feats["v2"][1:])
     with pytest.raises(NemiInputError, match="video v2: features hold NaN or Inf"):
-        train(feats, bnd, ann, VIDEOS, gt, _params(), TINY_MODEL, tmp_path)
+        train(feats, bnd, ann, VIDEOS, gt, _params(), tmp_path)
 
 
 def test_short_video_is_padded_and_trains(tmp_path):
@@ -119,7 +120,7 @@ def test_short_video_is_padded_and_trains(tmp_path):
     feats["v9"], bnd["v9"], ann["v9"] = short["v0"], sb["v0"], sa["v0"]
     gt = pd.concat([gt, sgt.assign(video_id="v9")])
     videos = TrainingVideos(["v9"], ["v4"], [])
-    train(feats, bnd, ann, videos, gt, _params(holdout_share=0.5), TINY_MODEL, tmp_path)
+    train(feats, bnd, ann, videos, gt, _params(holdout_share=0.5), tmp_path)
     record = json.loads((tmp_path / "run.json").read_text())
     trained = pd.read_csv(tmp_path / "epochs.csv").query("epoch > 0")
     assert record["n_train_windows"] == 1 and trained["train_loss"].notna().all()
@@ -140,13 +141,13 @@ def test_annotation_outside_the_video_is_left_out_with_a_warning(tmp_path, caplo
     feats, bnd, ann, gt = synthetic()
     segs = np.vstack([ann["v1"][0], [[100.0, 110.0]]])  # the video lasts 24 s
     ann["v1"] = (segs, np.zeros(2, np.int64))
-    train(feats, bnd, ann, VIDEOS, gt, _params(select="last"), TINY_MODEL, tmp_path)
+    train(feats, bnd, ann, VIDEOS, gt, _params(select="last"), tmp_path)
     assert "video v1: 1 of 2 segments start after the video's end" in caplog.text
 
 
 def test_more_gpus_than_there_are_is_refused_before_any_work():
     with pytest.raises(NemiConfigError, match=r"train.gpus is 64 but this machine has \d+ CUDA GPU"):
-        check_devices(_params(gpus=64))
+        check_devices(_params(gpus=64).train)
 
 
 def test_partial_schedules_merge_into_the_schema_defaults():
@@ -166,7 +167,7 @@ def test_partial_schedules_merge_into_the_schema_defaults():
 def test_learning_curve_every_epoch_by_default_or_at_most_every_curve_every_s(tmp_path):
     feats, bnd, ann, gt = synthetic()
     for name, every in (("each", 0), ("rare", 1e9)):
-        train(feats, bnd, ann, VIDEOS, gt, _params(curve_every_s=every), TINY_MODEL, tmp_path / name,
+        train(feats, bnd, ann, VIDEOS, gt, _params(curve_every_s=every), tmp_path / name,
               stop_after_epochs=1)  # one epoch of stage 1's two: no stage has ended yet
         run = next((tmp_path / name / "runs").iterdir())
         assert (run / "learning_curve.png").exists() == (every == 0) and (run / "epochs.csv").exists()
@@ -175,10 +176,10 @@ def test_learning_curve_every_epoch_by_default_or_at_most_every_curve_every_s(tm
 def test_fewer_training_windows_than_the_batch_warns_with_the_count(tmp_path, caplog):
     feats, bnd, ann, gt = synthetic(steps=30)
     videos = TrainingVideos(["v0"], ["v4"], [])  # one 30-step video, windows of 10: a handful of windows
-    train(feats, bnd, ann, videos, gt, _params(batch_size=64, holdout_share=0.5), TINY_MODEL, tmp_path / "few")
+    train(feats, bnd, ann, videos, gt, _params(batch_size=64, holdout_share=0.5), tmp_path / "few")
     n = json.loads((tmp_path / "few" / "run.json").read_text())["n_train_windows"]
     assert 0 < n < 64
     assert f"only {n} training window(s), fewer than train.batch_size 64" in caplog.text
     caplog.clear()
-    train(feats, bnd, ann, videos, gt, _params(batch_size=1, holdout_share=0.5), TINY_MODEL, tmp_path / "many")
+    train(feats, bnd, ann, videos, gt, _params(batch_size=1, holdout_share=0.5), tmp_path / "many")
     assert "fewer than train.batch_size" not in caplog.text

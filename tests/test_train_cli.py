@@ -47,7 +47,7 @@ def files(tmp_path):
 def _args(d, out: str, **params) -> list[str]:
     return ["train", "--features", str(d / "f.h5"), "--boundary", str(d / "b.h5"), "--manifest",
             str(d / "videos.csv"), "--ground-truth", str(d / "gt.csv"), "--out-dir", str(d / out),
-            "--model-params", json.dumps(MODEL), "--params", json.dumps({**PARAMS, **params})]
+            "--params", json.dumps({"model": MODEL, "train": {**PARAMS, **params}})]
 
 
 def test_sigkill_then_the_same_command_resumes_to_identical_weights(files):

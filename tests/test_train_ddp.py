@@ -9,12 +9,11 @@ import torch
 import torch.multiprocessing as mp
 
 from nemi.train.data import TrainingVideos
-from nemi.fit.params import TrainParams
-from tests.train_data import TINY_MODEL, TINY_TRAIN, synthetic
+from tests.train_data import TINY_MODEL, fit_params, synthetic
 
 # One window per video (10 steps = a window), one segment each: every process sees as many targets, so the
 # criterion's per-process means average to the global one and the comparison can be exact.
-PARAMS = {**TINY_TRAIN, "schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}},
+PARAMS = {"schedule": "one_stage", "schedules": {"one_stage": {"main": {"epochs": 2}}},
           "holdout_share": 0, "select": "last", "batch_size": 4}
 MODEL = {**TINY_MODEL, "dropout": 0.0}
 
@@ -27,7 +26,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
     feats, bnd, ann, gt = synthetic(n_videos=8, steps=10)
     videos = TrainingVideos(sorted(feats), [], [])
-    model = train(feats, bnd, ann, videos, gt, TrainParams.from_dict(PARAMS), MODEL, out)
+    model = train(feats, bnd, ann, videos, gt, fit_params(MODEL, **PARAMS), out)
     torch.save(model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
     torch.distributed.destroy_process_group()
 
@@ -50,8 +49,8 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path):
 
     torch.set_num_threads(1)
     feats, bnd, ann, gt = synthetic(n_videos=8, steps=10)
-    single = train(feats, bnd, ann, TrainingVideos(sorted(feats), [], []), gt, TrainParams.from_dict(PARAMS),
-                   MODEL, tmp_path / "one").state_dict()
+    single = train(feats, bnd, ann, TrainingVideos(sorted(feats), [], []), gt, fit_params(MODEL, **PARAMS),
+                   tmp_path / "one").state_dict()
     init = torch.load(next((tmp_path / "one" / "runs").iterdir()) / "checkpoint.pt", weights_only=True)
     assert init["epoch"] == 2
     worst = max((single[k] - r0[k]).abs().max().item() for k in single)

@@ -19,7 +19,7 @@ RTD = {
     "model": {"proj_dim": 8, "hidden_dim": 16, "encoder_hidden_dim": 16, "heads": 2, "ffn_dim": 32,
               "decoder_layers": 2, "num_queries": 4, "window_steps": 20},
     "tem": {"hidden_dim": 16, "epochs": 2, "batch_size": 4},
-    "train": {"window_steps": 20, "train_stride": 10, "test_stride": 10, "step_frames": None, "batch_size": 4,
+    "train": {"train_stride": 10, "test_stride": 10, "step_frames": None, "batch_size": 4,
               "holdout_share": 0.5,
               "schedules": {"rtd_three_stage": {"stage1": {"epochs": 2}, "stage2": {"epochs": 1},
                                                 "stage3": {"epochs": 1}}}},

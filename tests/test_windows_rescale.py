@@ -12,12 +12,12 @@ import pytest
 import torch
 import yaml
 
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams
 from nemi.io.pseudo_labels import write_pseudo_labels
 from nemi.io.timebase import Timebase
 from nemi.model import load_checkpoint
 from nemi.pretrain.data import read_activities
-from nemi.pretrain.params import PretrainParams
+from nemi.pretrain.params import PretrainFitParams
 from nemi.pretrain.run import pretrain
 from nemi.proposals import ProposalParams
 from nemi.params import build
@@ -139,10 +139,11 @@ def test_one_window_per_video_whatever_its_length():
 
 
 def test_params_schema_and_the_activitynet_config():
-    assert TrainParams.from_dict({}).windows().rescale_steps is None
-    assert TrainParams.from_dict({"rescale_steps": 100}).windows() == ANET
+    assert FitParams.from_dict({}).windows().rescale_steps is None
+    assert FitParams.from_dict({"train": {"rescale_steps": 100}}).windows() == ANET
     cfg = yaml.safe_load((ROOT / "workflow" / "configs" / "activitynet13.yaml").read_text())
-    assert TrainParams.from_dict(cfg["datasets"]["anet"]["train"]).windows().rescale_steps == 100
+    anet = cfg["datasets"]["anet"]
+    assert FitParams.from_dict({"model": anet["model"], "train": anet["train"]}).windows().rescale_steps == 100
     with pytest.raises(ValueError, match="rescale_steps must be >= 1"):
         WindowParams(10, 5, 5, None, 0)
 
@@ -168,8 +169,8 @@ RESCALED = {**TINY_TRAIN, "rescale_steps": 10, "step_frames": 5}
 
 def test_train_and_proposals_end_to_end(tmp_path):
     feats, bnd, ann, gt = _videos()
-    p = TrainParams.from_dict({**RESCALED, "select": "last"})
-    train(feats, bnd, ann, TrainingVideos(["v0", "v1", "v2"], ["v3", "v4"], []), gt, p, TINY_MODEL, tmp_path)
+    p = FitParams.from_dict({"model": TINY_MODEL, "train": {**RESCALED, "select": "last"}})
+    train(feats, bnd, ann, TrainingVideos(["v0", "v1", "v2"], ["v3", "v4"], []), gt, p, tmp_path)
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["n_train_windows"] == 3 and run["n_holdout_windows"] == 2  # one window per video
     extras = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=True)
@@ -200,10 +201,11 @@ def test_pretraining_honours_it(tmp_path):
                           "activities": [[0.1 * d, 0.3 * d], [0.5 * d, 0.8 * d]]} for v, (f, _, d) in feats.items()}}
     write_pseudo_labels(tmp_path / "hog.json", doc)
     acts, table = read_activities(tmp_path / "hog.json", "d")
-    params = PretrainParams.from_dict({"train": {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {
-        "epochs": 1}}}}, "crop_min_fraction": 0.5, "crop_max_fraction": 1.0})
-    pretrain(feats, bnd, acts, table, sorted(feats), params, {**RESCALED, "holdout_share": 0.2}, TINY_MODEL,
-             tmp_path / "pre")
+    section = {"train": {"schedule": "nemi_pretrain", "schedules": {"nemi_pretrain": {"main": {"epochs": 1}}}},
+               "crop_min_fraction": 0.5, "crop_max_fraction": 1.0}
+    params = PretrainFitParams.from_dict({"model": TINY_MODEL, "train": {**RESCALED, "holdout_share": 0.2},
+                                          "pretrain": section})
+    pretrain(feats, bnd, acts, table, sorted(feats), params, tmp_path / "pre")
     run = json.loads((tmp_path / "pre" / "run.json").read_text())
     assert run["n_train_windows"] == 4 and run["n_holdout_windows"] == 1
     assert torch.load(tmp_path / "pre" / "model.pt", weights_only=True)["windows"]["rescale_steps"] == 10

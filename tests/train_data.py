@@ -10,10 +10,17 @@ from nemi.io.timebase import Timebase
 TB = Timebase.native(10.0, 8, 8)  # a feature every 0.8 s
 TINY_MODEL = dict(input_dim=16, proj_dim=8, hidden_dim=16, encoder_hidden_dim=16, heads=2, ffn_dim=32,
                   decoder_layers=2, num_queries=4, window_steps=10)
-TINY_TRAIN = dict(batch_size=4, window_steps=10, train_stride=5, test_stride=5, step_frames=None,
+TINY_TRAIN = dict(batch_size=4, train_stride=5, test_stride=5, step_frames=None,
                   schedule="rtd_three_stage",
                   schedules={"rtd_three_stage": {"stage1": {"epochs": 2}, "stage2": {"epochs": 1},
                                                  "stage3": {"epochs": 1}}})
+
+
+def fit_params(model: dict | None = None, **train):
+    """``nemi train``'s parameters (FitParams): ``model`` (default TINY_MODEL) and TINY_TRAIN with ``train``."""
+    from nemi.fit.params import FitParams
+
+    return FitParams.from_dict({"model": TINY_MODEL if model is None else model, "train": {**TINY_TRAIN, **train}})
 
 
 def synthetic(n_videos: int = 6, steps: int = 30, seed: int = 0):

@@ -1,10 +1,11 @@
 """The training loop the model-fitting stages share (``nemi train``, ``nemi pretrain``).
 
-``nemi.fit.params`` (TrainParams, the schedule's stages) imports no torch, so the workflow can check
-a config while it plans the DAG; ``nemi.fit.loop.fit`` trains; ``nemi.fit.state`` holds what a
-killed run needs to resume. The loop's other helpers: ``identity`` (the run's config and hash),
-``distributed`` (processes and devices), ``optimiser`` (a stage's), ``holdout`` (the videos that choose
-checkpoints, and their scores), ``progress`` (epoch rows, best epochs) and ``outputs`` (what is written, when).
+``nemi.fit.params`` (FitParams: the model, TrainParams and the schedule's stages, the window grid)
+imports no torch, so the workflow can check a config while it plans the DAG; ``nemi.fit.loop.fit``
+trains; ``nemi.fit.state`` holds what a killed run needs to resume. The loop's other helpers: ``identity``
+(the run's config and hash), ``distributed`` (processes and devices), ``optimiser`` (a stage's),
+``holdout`` (the videos that choose checkpoints, and their scores), ``progress`` (epoch rows, best epochs)
+and ``outputs`` (what is written, when).
 """
 
 
@@ -22,7 +23,8 @@ def relaunch_under_torchrun(gpus: int) -> int | None:
 
 
 def add_run_arguments(parser, boundary_help: str) -> None:
-    """The arguments every fitting command takes: its inputs on disk, where it writes, the model section."""
+    """The arguments every fitting command takes: its inputs on disk and where it writes (its parameters:
+    ``nemi.params.add_arguments``)."""
     import argparse
 
     parser.add_argument("--features", nargs="+", required=True, help="feature shards (.h5)")
@@ -31,5 +33,4 @@ def add_run_arguments(parser, boundary_help: str) -> None:
     parser.add_argument("--out-dir", required=True, help="writes model.pt, epochs.csv, learning_curve.png, run.json")
     parser.add_argument("--run-dir", default=None,
                         help="checkpoints; default OUT_DIR/runs/<config hash>, so the same command resumes")
-    parser.add_argument("--model-params", metavar="JSON", default=None, help="the model section as one JSON object")
     parser.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)  # a kill, for tests

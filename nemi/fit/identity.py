@@ -14,18 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nemi.errors import NemiConfigError, NemiInputError
-from nemi.fit.params import TrainParams
-from nemi.model.params import ModelParams
+from nemi.errors import NemiInputError
+from nemi.fit.params import FitParams
 from nemi.params import as_dict
 
 
-def merged_config(params: TrainParams, model_section: dict[str, Any]) -> dict[str, Any]:
-    mp = ModelParams.from_dict(model_section)
-    if mp.window_steps != params.window_steps:
-        raise NemiConfigError(f"model.window_steps ({mp.window_steps}) and train.window_steps "
-                              f"({params.window_steps}) must agree: the position table is the window's length")
-    return {"model": mp.to_dict(), "train": json.loads(json.dumps(as_dict(params)))}
+def merged_config(fitting: FitParams) -> dict[str, Any]:
+    return {"model": fitting.model.to_dict(), "train": json.loads(json.dumps(as_dict(fitting.train)))}
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -49,16 +44,16 @@ def _sha256(path: str | os.PathLike) -> str:
     return sha256_file(path)
 
 
-def run_config(params: TrainParams, model_section: Mapping[str, Any], extra: Mapping[str, Any] | None,
-               init: str | os.PathLike | None, data: Mapping[str, str] | None) -> dict[str, Any]:
+def run_config(fitting: FitParams, extra: Mapping[str, Any] | None, init: str | os.PathLike | None,
+               data: Mapping[str, str] | None) -> dict[str, Any]:
     """The config a run is trained with and hashed by: the merged sections, ``extra`` (a pretraining's
-    section), the start ``init`` (path and digest), ``params.pretrained``'s digest and the data's digests."""
-    config = {**merged_config(params, dict(model_section)), **json.loads(json.dumps(dict(extra or {})))}
+    section), the start ``init`` (path and digest), ``train.pretrained``'s digest and the data's digests."""
+    config = {**merged_config(fitting), **json.loads(json.dumps(dict(extra or {})))}
     if init is not None:
         config["init"] = str(init)
     # The weights a run starts from belong to its identity: a retrained pretraining at the same path must
     # not let the fine-tuning resume (or call finished) a run that started from the old weights.
-    for key, path in (("init", init), ("pretrained", params.pretrained)):
+    for key, path in (("init", init), ("pretrained", fitting.train.pretrained)):
         if path is not None:
             config[f"{key}_sha256"] = _sha256(path)
     if data:

@@ -39,7 +39,7 @@ from nemi.fit.holdout import held_out_scores
 from nemi.fit.identity import config_hash, run_config
 from nemi.fit.optimiser import StageOptimiser
 from nemi.fit.outputs import Pacer, final_files, run_record
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams, TrainParams
 from nemi.fit.progress import Progress
 from nemi.fit.state import CHECKPOINT, open_run, resume_stage, rng_states, save_checkpoint
 from nemi.io.provenance import provenance
@@ -62,7 +62,7 @@ def check_windows(train_ds: WindowDataset, batch_size: int, kind: str) -> None:
     if len(train_ds) < batch_size:
         # One short optimiser step an epoch: a schedule written in epochs then trains far less than it reads.
         logger.warning("%s: only %d training window(s), fewer than train.batch_size %d: every epoch is one "
-                       "optimiser step; more videos, a smaller train.train_stride or train.window_steps give more "
+                       "optimiser step; more videos, a smaller train.train_stride or model.window_steps give more "
                        "windows", kind, len(train_ds), batch_size)
 
 
@@ -120,7 +120,7 @@ def hand_on_best(model: torch.nn.Module, path: Path, mp: ModelParams, dist: Dist
 
 
 def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.DataFrame | None,
-        params: TrainParams, model_section: Mapping[str, Any], out_dir: str | os.PathLike, *,
+        fitting: FitParams, out_dir: str | os.PathLike, *,
         run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
         collate_fn: Callable[[list[dict]], dict] = collate, init: str | os.PathLike | None = None,
         config_extra: Mapping[str, Any] | None = None, record: Mapping[str, Any] | None = None,
@@ -131,15 +131,16 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
 
     ``holdout`` and ``holdout_gt`` (its segments as a ground-truth table) choose checkpoints; None:
     every stage hands on its last epoch. ``init``: a checkpoint whose matching weights start the run
-    (``load_matching``); ``params.pretrained`` loads a whole checkpoint of this architecture (first, when
+    (``load_matching``); ``fitting.train.pretrained`` loads a whole checkpoint of this architecture (first, when
     both are given; ``run.json``'s ``initialised`` records both).
     ``config_extra``: further config sections (a pretraining's) that belong to the run's identity.
     ``record``: entries added to ``run.json``. ``data``: the digests of what the run learns from
     (:func:`nemi.fit.identity.data_identity`), part of its identity. ``stop_after_epochs`` stops after that
     many epochs in all (a kill, for tests).
     """
+    params = fitting.train
     dist = setup_distributed(params)
-    config = run_config(params, model_section, config_extra, init, data)
+    config = run_config(fitting, config_extra, init, data)
     chash = config_hash(config)
     out_dir = Path(out_dir)
     run_dir = Path(run_dir) if run_dir is not None else out_dir / "runs" / chash
@@ -202,5 +203,5 @@ def fit(train_ds: WindowDataset, holdout: WindowDataset | None, holdout_gt: pd.D
     run = run_record(config, chash, run_dir, params.select, stages, progress.best, progress.initialised,
                      (len(train_ds), len(holdout) if holdout is not None else 0), dist.world, dist.device,
                      version, dict(record or {}), stage)
-    final_files(out_dir, model, stages[-1].model_params(config["model"]), params.windows(), progress.history, run)
+    final_files(out_dir, model, stages[-1].model_params(config["model"]), fitting.windows(), progress.history, run)
     return model

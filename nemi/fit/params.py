@@ -1,6 +1,9 @@
-"""TrainParams (config section ``train``) and the schedule stages it names.
+"""FitParams, the parameters of a model-fitting stage (``nemi train``): the network (ModelParams, config
+section ``model``), the schedule and loop (TrainParams, section ``train``, and the stages it names), and the
+window grid the data is cut into (``windows()``: the model's window length, the train section's strides
+and steps). ``nemi pretrain``'s (nemi.pretrain.params) adds the pretraining's switches.
 
-Defaults are written once, in the config schema's ``train`` section. A schedule is an ordered
+Defaults are written once, in the config schema. A schedule is an ordered
 mapping of stages; a partial ``schedules`` (``{"one_stage": {"main": {"epochs": 2}}}``) is merged
 key by key into the schema's, so a dataset can shorten a schedule without restating it.
 """
@@ -12,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nemi.errors import NemiConfigError
-from nemi.params import build, defaults
+from nemi.model.params import ModelParams  # jsonschema only, no torch
+from nemi.params import RULE_ONLY_KEYS, build, defaults, parts
 
 if TYPE_CHECKING:
-    from nemi.model import ModelParams
     from nemi.windows.grid import WindowParams
 
 STAGE_KEYS = ("epochs", "lr", "lr_step_epochs", "lr_gamma", "trainable", "model")
@@ -66,7 +69,6 @@ class Stage:
 
     def model_params(self, base: Mapping[str, Any]) -> ModelParams:
         """The config's model section with this stage's overrides (never of the architecture)."""
-        from nemi.model import ModelParams  # torch: only when a stage runs, not when the DAG is planned
         from nemi.model.params import ARCHITECTURE_FIELDS
 
         arch = sorted(set(self.model) & set(ARCHITECTURE_FIELDS))
@@ -92,7 +94,6 @@ class TrainParams:
     holdout_seed: int
     select: str
     protocol: str
-    window_steps: int
     train_stride: int
     test_stride: int
     step_frames: int | None
@@ -111,7 +112,6 @@ class TrainParams:
         for name, schedule in self.schedules.items():  # a loss misnamed in a schedule not run now is refused too
             for stage, st in (schedule or {}).items():
                 _check_losses(f"train.schedules.{name}.{stage}", ((st or {}).get("model") or {}).get("losses"))
-        self.windows()  # the window grid too, so a bad per-dataset value stops the DAG, not the job
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None = None) -> TrainParams:
@@ -136,11 +136,53 @@ class TrainParams:
                              st["trainable"], dict(st["model"] or {})))
         return out
 
-    def windows(self) -> WindowParams:
-        from nemi.windows.grid import WindowParams
-
-        return WindowParams(self.window_steps, self.train_stride, self.test_stride, self.step_frames,
-                            self.rescale_steps)
-
     def replace(self, **changes: Any) -> TrainParams:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """``nemi train``'s parameters, built once (``nemi.params.from_args``, or :meth:`from_dict` of the
+    ``{"model": ..., "train": ...}`` sections the rule passes); its flags set the train section."""
+
+    FLAGS: ClassVar[str] = "train"
+
+    model: ModelParams
+    train: TrainParams
+
+    def __post_init__(self) -> None:
+        # The grid too, so that a bad per-dataset value stops the DAG, not the job.
+        for key in ("train_stride", "test_stride"):
+            if getattr(self.train, key) > self.model.window_steps:
+                raise NemiConfigError(f"train.{key} ({getattr(self.train, key)}) is longer than a window, "
+                                      f"model.window_steps ({self.model.window_steps})")
+        try:
+            self.windows()
+        except ValueError as err:
+            raise NemiConfigError(f"train: {err}") from None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None = None) -> FitParams:
+        raw = stage_sections(cls, raw)
+        return cls(ModelParams.from_dict(raw.get("model"), where="model"), TrainParams.from_dict(raw.get("train")))
+
+    def windows(self) -> WindowParams:
+        """The grid the features are cut into: windows of the model's length (its position table), the train
+        section's strides and steps."""
+        from nemi.windows.grid import WindowParams
+
+        t = self.train
+        return WindowParams(self.model.window_steps, t.train_stride, t.test_stride, t.step_frames, t.rescale_steps)
+
+
+def stage_sections(cls, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A stage's JSON of sections, its unknown keys refused; each section a mapping."""
+    raw = dict(raw or {})
+    known = parts(cls)
+    unknown = sorted(set(raw) - set(known) - RULE_ONLY_KEYS)
+    if unknown:
+        raise NemiConfigError(f"stage parameters: unknown section(s) {unknown}; a stage has {sorted(known)}")
+    for name in known:
+        if not isinstance(raw.get(name) or {}, Mapping):
+            raise NemiConfigError(f"stage parameters: {name} must be a mapping, not {raw[name]!r}")
+    return raw

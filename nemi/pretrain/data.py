@@ -18,6 +18,7 @@ import torch
 from nemi.errors import NemiInputError
 from nemi.io.pseudo_labels import read_pseudo_labels
 from nemi.log import logger
+from nemi.model.params import ModelParams
 from nemi.pretrain.params import PretrainParams
 from nemi.reassemble import ReassembleParams, pool_activities, reassemble
 from nemi.windows.dataset import WindowDataset, collate
@@ -76,8 +77,9 @@ class PretrainWindows(torch.utils.data.Dataset):
     without the contrastive term, which counts it.
     """
 
-    def __init__(self, windows: WindowDataset, params: PretrainParams, num_queries: int) -> None:
-        self.windows, self.params, self.epoch, self.num_queries = windows, params, 0, num_queries
+    def __init__(self, windows: WindowDataset, params: PretrainParams, model: ModelParams) -> None:
+        self.windows, self.params, self.epoch = windows, params, 0
+        self.num_queries, self.activity_queries = model.num_queries, model.query_strategy == "activity_query"
         self.records, self.videos = windows.records, windows.videos
         self.reassembly = None if params.reassemble == "off" else ReassembleParams(
             mode=params.reassemble, min_fraction=params.crop_min_fraction, max_fraction=params.crop_max_fraction,
@@ -96,7 +98,7 @@ class PretrainWindows(torch.utils.data.Dataset):
             rng = np.random.default_rng([self.params.seed, self.epoch, i])
             item, pair = reassemble(item, rng, self.reassembly)
         item["pair"] = np.asarray(pair if pair is not None else NO_PAIR, np.int64)
-        if self.params.query_strategy == "activity_query":
+        if self.activity_queries:
             # One query per activity, in window order; a window with more activities than queries
             # gives its first ones (the rest are still targets, found by the learned queries).
             boxes = item["boxes"][:self.num_queries]

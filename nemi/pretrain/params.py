@@ -1,14 +1,17 @@
-"""PretrainParams (config section ``pretrain``): NEMI's switches, and the fitting and model settings
-of a pretraining derived from them. Defaults are written once, in the config schema.
+"""``nemi pretrain``'s parameters: PretrainFitParams, the fitting stage's (nemi.fit.params.FitParams: the
+network, the schedule and loop, the window grid) as a pretraining trains them, with its switches
+(PretrainParams, config section ``pretrain``). Defaults are written once, in the config schema.
 
-The switches become settings the shared loop (``nemi.fit``) and the model already know: the
-contrastive term (and each of ``extra_losses``) is one more entry of every stage's ``losses``, the
-query strategy and the classification loss are model settings, and ``train`` overrides the train
-section (less its fine-tuning-only keys: ``train.pretrained`` never reaches a pretraining, whose start
-is ``init``, another pretraining, or random weights). A pretraining trains the paper's terms only
-(``OBJECTIVE``) unless ``extra_losses`` names another: a schedule or model section that trains one it
-does not name is refused. Importing this module imports no torch, so the workflow checks a pretraining
-while it plans the DAG.
+It is built once, from the sections the rule passes (the dataset's model section with the architecture of
+the experiments fine-tuning from it, its train section, the pretrain section), into the settings the shared
+loop (``nemi.fit``) and the model already know: the pretrain section's ``model`` overrides the model section
+(the query strategy, and the classification loss: bce unless it says otherwise; never the architecture its
+fine-tuning takes), its ``train`` overrides the train section (less the fine-tuning-only keys:
+``train.pretrained`` never reaches a pretraining, whose start is ``init``, another pretraining, or random
+weights), and the contrastive term (and each of ``extra_losses``) is one more entry of every stage's
+``losses``. A pretraining trains the paper's terms only (``OBJECTIVE``) unless ``extra_losses`` names
+another: a schedule or model section that trains one it does not name is refused. Importing this module
+imports no torch, so the workflow checks a pretraining while it plans the DAG.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nemi.errors import NemiConfigError
-from nemi.fit.params import TrainParams, merge
-from nemi.params import build
+from nemi.fit.params import FitParams, TrainParams, merge, stage_sections
+from nemi.model.params import ARCHITECTURE_FIELDS, ModelParams
+from nemi.params import build, defaults
 
 # The paper's pretraining objective, L = L_cls + 5 L_loc + 2 L_overlap + eta L_con, as criterion terms:
 # labels -> L_cls (loss_ce), boxes -> L_loc and L_overlap (loss_bbox, loss_giou), contrastive -> L_con.
@@ -30,11 +34,18 @@ LOGGED_ONLY = ("cardinality",)
 DECODER_STAGES = ("all", "all_but_completeness")
 # Train-section keys for fine-tuning only: train.pretrained may name a checkpoint trained on annotations.
 FINE_TUNING_ONLY = ("pretrained",)
+# The pretrain section's overrides of other sections, applied when the stage is built (not switches).
+OVERRIDES = ("model", "train")
+# What a pretraining takes from the experiments that fine-tune from it (nemi.experiments.pretrain_model): every
+# model setting that gives a weight its shape or changes what the weights compute, so that all of them carry
+# over; the query strategy is the pretraining's own switch (its extra layer is left behind).
+TRANSFERRED = tuple(k for k in ARCHITECTURE_FIELDS if k != "query_strategy")
 
 
 @dataclass(frozen=True)
 class PretrainParams:
-    """Field meanings and units: the ``pretrain`` section of nemi/schemas/config.schema.yaml."""
+    """NEMI's switches. Field meanings and units: the ``pretrain`` section of nemi/schemas/config.schema.yaml
+    (its ``model`` and ``train`` overrides are applied by :class:`PretrainFitParams`)."""
 
     SECTION: ClassVar[str] = "pretrain"
 
@@ -46,14 +57,11 @@ class PretrainParams:
     crop_max_fraction: float
     splice_prior: str
     min_target_steps: int
-    query_strategy: str
     contrastive: bool
     extra_losses: tuple[str, ...]
-    classification: str
     seed: int
     seeding: str
     init: str | None
-    train: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "splits", tuple(self.splits))
@@ -67,53 +75,11 @@ class PretrainParams:
         if self.reassemble not in ("insert", "overwrite", "off"):
             raise ValueError(f"pretrain.reassemble must be insert, overwrite or off, not {self.reassemble!r}")
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any] | None = None) -> PretrainParams:
-        return build(cls, raw)
-
     def added_losses(self) -> list[str]:
         """The terms the pretraining adds to each stage that trains the decoder."""
         return (["contrastive"] if self.contrastive else []) + list(self.extra_losses)
 
-    def fit_params(self, train_section: Mapping[str, Any]) -> TrainParams:
-        """The train section with this pretraining's overrides; with the contrastive term (and ``extra_losses``)
-        in every stage that trains the decoder. A stage training a term beyond the paper's that
-        ``extra_losses`` does not name is refused, naming the stage."""
-        for key, section in (("train", train_section), ("pretrain.train", self.train)):
-            given = {k: section[k] for k in FINE_TUNING_ONLY if section.get(k) is not None}
-            if given:
-                listed = ", ".join(f"{key}.{k} ({v})" for k, v in given.items())
-                raise NemiConfigError(f"pretrain: {listed} is a fine-tuning setting and may name a checkpoint trained "
-                                      "on annotations; a pretraining starts from random weights or pretrain.init "
-                                      "(another NEMI pretraining's model.pt)")
-        raw = merge(dict(train_section), dict(self.train))
-        fitting = TrainParams.from_dict(raw)
-        schedules = copy.deepcopy(dict(fitting.schedules))
-        for name, stage in schedules[fitting.schedule].items():
-            # A stage without its own losses uses model_section's (checked there, with the terms added);
-            # a head-only stage leaves the decoder frozen, so the terms would move nothing there.
-            losses = stage["model"].get("losses")
-            if losses is None:
-                continue
-            where = f"train.schedules.{fitting.schedule}.{name}"
-            self._check_objective(losses, f"{where}.model.losses")
-            if "completeness" in self.extra_losses and stage["trainable"] == "all_but_completeness":
-                # The term would train the decoder to suit a frozen, randomly drawn head.
-                raise NemiConfigError(f"pretrain: extra_losses has completeness, but {where}.trainable is "
-                                      "all_but_completeness: the completeness head would stay frozen; use all")
-            if stage["trainable"] in DECODER_STAGES:
-                stage["model"] = {**stage["model"], "losses": _with(losses, self.added_losses())}
-        return fitting.replace(schedules=schedules)
-
-    def model_section(self, model: Mapping[str, Any]) -> dict[str, Any]:
-        """The model section the pretraining builds its network with (its own query strategy and classification)."""
-        out = {**dict(model), "query_strategy": self.query_strategy, "classification": self.classification}
-        losses = list(out.get("losses") or _default_losses())
-        self._check_objective(losses, "model.losses (what a stage without losses of its own trains)")
-        out["losses"] = _with(losses, self.added_losses())
-        return out
-
-    def _check_objective(self, losses: Any, key: str) -> None:
+    def check_objective(self, losses: Any, key: str) -> None:
         if "contrastive" in losses and not self.contrastive:
             raise NemiConfigError(f"pretrain: {key} trains contrastive, but pretrain.contrastive is false")
         extra = [x for x in losses if x not in OBJECTIVE + LOGGED_ONLY + self.extra_losses]
@@ -123,6 +89,74 @@ class PretrainParams:
                 f"({', '.join(OBJECTIVE)}); name it in pretrain.extra_losses to train it anyway, or leave it out")
 
 
+@dataclass(frozen=True)
+class PretrainFitParams(FitParams):
+    """``nemi pretrain``'s parameters: ``model`` and ``train`` as the pretraining trains them, ``pretrain``
+    its switches; built once (``nemi.params.from_args``, or :meth:`from_dict` of the ``{"model": ...,
+    "train": ..., "pretrain": ...}`` sections the rule passes). Its flags set the pretrain section."""
+
+    FLAGS: ClassVar[str] = "pretrain"
+
+    pretrain: PretrainParams
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None = None) -> PretrainFitParams:
+        raw = stage_sections(cls, raw)
+        section = dict(raw.get("pretrain") or {})
+        given = {k: section.pop(k) for k in OVERRIDES if k in section}
+        p = build(PretrainParams, section)
+        train_over = given.get("train", defaults("pretrain")["train"])
+        # The pretraining's classification (bce) holds unless its own model section names another.
+        model_over = {**defaults("pretrain.model"), **(given.get("model") or {})}
+        fitting = _fitting(p, dict(raw.get("train") or {}), dict(train_over or {}))
+        return cls(_model(p, dict(raw.get("model") or {}), model_over), fitting, p)
+
+
+def _fitting(p: PretrainParams, train_section: dict[str, Any], override: dict[str, Any]) -> TrainParams:
+    """The train section with the pretraining's overrides; with the contrastive term (and ``extra_losses``)
+    in every stage that trains the decoder. A stage training a term beyond the paper's that ``extra_losses``
+    does not name is refused, naming the stage."""
+    for key, section in (("train", train_section), ("pretrain.train", override)):
+        given = {k: section[k] for k in FINE_TUNING_ONLY if section.get(k) is not None}
+        if given:
+            listed = ", ".join(f"{key}.{k} ({v})" for k, v in given.items())
+            raise NemiConfigError(f"pretrain: {listed} is a fine-tuning setting and may name a checkpoint trained "
+                                  "on annotations; a pretraining starts from random weights or pretrain.init "
+                                  "(another NEMI pretraining's model.pt)")
+    fitting = TrainParams.from_dict(merge(train_section, override))
+    schedules = copy.deepcopy(dict(fitting.schedules))
+    for name, stage in schedules[fitting.schedule].items():
+        # A stage without its own losses uses the model section's (checked there, with the terms added);
+        # a head-only stage leaves the decoder frozen, so the terms would move nothing there.
+        losses = stage["model"].get("losses")
+        if losses is None:
+            continue
+        where = f"train.schedules.{fitting.schedule}.{name}"
+        p.check_objective(losses, f"{where}.model.losses")
+        if "completeness" in p.extra_losses and stage["trainable"] == "all_but_completeness":
+            # The term would train the decoder to suit a frozen, randomly drawn head.
+            raise NemiConfigError(f"pretrain: extra_losses has completeness, but {where}.trainable is "
+                                  "all_but_completeness: the completeness head would stay frozen; use all")
+        if stage["trainable"] in DECODER_STAGES:
+            stage["model"] = {**stage["model"], "losses": _with(losses, p.added_losses())}
+    return fitting.replace(schedules=schedules)
+
+
+def _model(p: PretrainParams, model: dict[str, Any], override: dict[str, Any]) -> ModelParams:
+    """The network the pretraining builds: the model section with its own overrides (never of the architecture
+    its fine-tuning takes), training the terms it adds."""
+    taken = sorted(set(override) & set(TRANSFERRED))
+    if taken:
+        raise NemiConfigError(
+            f"pretrain.model: {', '.join(taken)} is the architecture the experiments fine-tuning from the "
+            "pretraining take (or its dataset's, with none): set it in the model section, not the pretraining's")
+    out = {**model, **override}
+    losses = list(out.get("losses") or defaults("model")["losses"])
+    p.check_objective(losses, "model.losses (what a stage without losses of its own trains)")
+    out["losses"] = _with(losses, p.added_losses())
+    return ModelParams.from_dict(out, where="model (with pretrain.model)")
+
+
 def label_free(train_section: Mapping[str, Any]) -> dict[str, Any]:
     """A dataset's train section as its pretrainings get it: without the fine-tuning-only keys."""
     return {k: v for k, v in train_section.items() if k not in FINE_TUNING_ONLY}
@@ -130,9 +164,3 @@ def label_free(train_section: Mapping[str, Any]) -> dict[str, Any]:
 
 def _with(losses: Any, added: list[str]) -> list[str]:
     return list(losses) + [x for x in added if x not in losses]
-
-
-def _default_losses() -> list[str]:
-    from nemi.params import defaults
-
-    return list(defaults("model")["losses"])

@@ -64,9 +64,8 @@ def _run(args: argparse.Namespace) -> int:
         raw["kind"] = args.kind
     raw.pop("version", None)
     p = TemParams.from_dict(raw)
-    train_defaults = defaults("train")
-    args.window_steps = args.window_steps or train_defaults["window_steps"]
-    args.stride = args.stride or train_defaults["train_stride"]
+    args.window_steps = args.window_steps or defaults("model")["window_steps"]
+    args.stride = args.stride or defaults("train")["train_stride"]
     features = read_video_features(args.features)
     curves = {}
     if p.kind == "change":
@@ -105,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="boundary-score file to write (.h5)")
     p.add_argument("--kind", choices=["tem", "change", "none"], default=None, help="overrides the params' kind")
     p.add_argument("--window-steps", type=int, default=None,
-                   help="snippets per TEM training window (default: the config's train.window_steps)")
+                   help="snippets per TEM training window (default: the config's model.window_steps)")
     p.add_argument("--stride", type=int, default=None,
                    help="snippets between TEM training windows (default: the config's train.train_stride)")
     p.add_argument("--params", metavar="JSON", help="the tem section as one JSON object (config schema, section tem)")

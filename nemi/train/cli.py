@@ -6,16 +6,14 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
-    from nemi.params import json_object
-    from nemi.fit.params import TrainParams
+    from nemi import params
     from nemi.fit import relaunch_under_torchrun
     from nemi.fit.distributed import check_devices
+    from nemi.fit.params import FitParams
 
-    raw = json_object(args.params, "--params")
-    tp = TrainParams.from_dict({**raw, **{k: v for k, v in vars(args).items()
-                                         if k in {f for f in TrainParams.__dataclass_fields__} and v is not None}})
-    check_devices(tp)  # before any work
-    status = relaunch_under_torchrun(tp.gpus)
+    p = params.from_args(FitParams, args)
+    check_devices(p.train)  # before any work
+    status = relaunch_under_torchrun(p.train.gpus)
     if status is not None:
         return status
     from nemi.fit.identity import data_identity
@@ -28,11 +26,11 @@ def _run(args: argparse.Namespace) -> int:
 
     splits = read_splits(args.manifest)
     annotations = read_annotations(args.ground_truth)
-    videos = training_videos(splits, annotations, tp.holdout_share, tp.holdout_seed)
+    videos = training_videos(splits, annotations, p.train.holdout_share, p.train.holdout_seed)
     features = read_video_features(args.features, videos.train + videos.holdout)
     _, boundary = read_start_end(args.boundary)
-    train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), tp,
-          json_object(args.model_params, "--model-params"), args.out_dir, args.run_dir, args.stop_after_epochs,
+    train(features, boundary, annotations, videos, read_ground_truth(args.ground_truth), p, args.out_dir,
+          args.run_dir, args.stop_after_epochs,
           init=args.init, data=data_identity({"manifest": args.manifest, "annotations": args.ground_truth}))
     return 0
 
@@ -40,12 +38,12 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from nemi import params
     from nemi.fit import add_run_arguments
-    from nemi.fit.params import TrainParams
+    from nemi.fit.params import FitParams
 
     p = sub.add_parser("train", help="train RTD-Net (the schedule's stages; resumes a killed run)")
     add_run_arguments(p, "boundary-score file of the dataset (nemi tem)")
     p.add_argument("--ground-truth", required=True, help="ground-truth CSV video_id,t_start,t_end[,label]")
     p.add_argument("--init", default=None, metavar="MODEL",
                    help="start from the matching weights of this model file (a NEMI pretraining's model.pt)")
-    params.add_arguments(p, TrainParams, skip=("schedules",))
+    params.add_arguments(p, FitParams, skip=("schedules",))
     p.set_defaults(func=_run)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pandas as pd
 import torch
 
 from nemi.fit.loop import fit
-from nemi.fit.params import TrainParams
+from nemi.fit.params import FitParams
 from nemi.train import VERSION
 from nemi.train.data import Annotations, TrainingVideos, windows_for
 
 
 def train(features, boundary, annotations: Annotations, videos: TrainingVideos, gt: pd.DataFrame,
-          params: TrainParams, model_section: dict[str, Any], out_dir: str | os.PathLike,
+          params: FitParams, out_dir: str | os.PathLike,
           run_dir: str | os.PathLike | None = None, stop_after_epochs: int | None = None,
           init: str | os.PathLike | None = None, data: dict[str, str] | None = None) -> torch.nn.Module | None:
     """Windows of the training videos (targets: their annotations) and of the held-out ones, then ``fit``.
@@ -29,6 +28,6 @@ def train(features, boundary, annotations: Annotations, videos: TrainingVideos, 
     record = {"n_train_videos": len(videos.train), "n_holdout_videos": len(videos.holdout),
               "holdout_videos": videos.holdout, "n_unannotated_videos_left_out": len(videos.unannotated),
               "unannotated_videos": videos.unannotated}
-    return fit(train_ds, holdout, gt, params, model_section, out_dir, run_dir=run_dir,
+    return fit(train_ds, holdout, gt, params, out_dir, run_dir=run_dir,
                stop_after_epochs=stop_after_epochs, init=init, record=record, stage="train", version=VERSION,
                data=data)

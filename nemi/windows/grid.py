@@ -72,20 +72,24 @@ def recorded_window_params(record: Mapping | None) -> WindowParams:
     """
     from nemi.params import defaults
 
-    w = {**{k: defaults("train")[k] for k in RECORDED_KEYS}, **dict(record or {})}
+    grid = {**defaults("train"), "window_steps": defaults("model")["window_steps"]}  # the window is the model's
+    w = {**{k: grid[k] for k in RECORDED_KEYS}, **dict(record or {})}
     return WindowParams(**{k: w[k] for k in RECORDED_KEYS})
 
 
 def file_window_params(obj: Any) -> WindowParams:
     """The grid a loaded model file was trained on: a nemi model.pt's ``windows``; a training checkpoint's
-    (``nemi.fit.state``, which a killed run resumes from) is its run's train section; a released RTD-Action
+    (``nemi.fit.state``, which a killed run resumes from) is its run's train section with its model's window
+    length; a released RTD-Action
     checkpoint, which records none, gets the schema's (RTD-Net's) grid."""
     from nemi.fit.state import FORMAT
 
     if not isinstance(obj, Mapping):
         return recorded_window_params(None)
     if obj.get("windows") is None and obj.get("format") == FORMAT:
-        return recorded_window_params({k: v for k, v in obj["config"]["train"].items() if k in RECORDED_KEYS})
+        config = obj["config"]
+        return recorded_window_params({**{k: v for k, v in config["train"].items() if k in RECORDED_KEYS},
+                                       "window_steps": config["model"]["window_steps"]})
     return recorded_window_params(obj.get("windows"))
 
 

@@ -80,7 +80,7 @@ def _check_stage_params(name, eff):
 
 from nemi.model.params import ModelParams as _ModelParams
 from nemi.tem import TemParams as _TemParams
-from nemi.fit.params import TrainParams as _TrainParams
+from nemi.fit.params import FitParams as _FitParams
 
 
 @_checked
@@ -89,7 +89,7 @@ def _check_rtd_sections(name):
     eff = DS(name)
     _TemParams.from_dict({k: v for k, v in eff["tem"].items() if k != "version"}, where=f"datasets.{name}.tem")
     _ModelParams.from_dict(eff["model"], where=f"datasets.{name}.model")
-    _TrainParams.from_dict(eff["train"])
+    _FitParams.from_dict({"model": eff["model"], "train": eff["train"]})
 
 
 _INPUTS_CHECKED = set()

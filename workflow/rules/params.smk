@@ -12,7 +12,10 @@ from snakemake.exceptions import WorkflowError
 from nemi import datasets as _ds
 import nemi.experiments as _experiments_mod
 import nemi.features.rehearsal as _rehearsal
+import nemi.pretrain as _pretrain
+import nemi.pretrain.params as _pretrain_params
 import nemi.proposals.params as _proposals_params
+import nemi.train as _train
 
 
 def stage_params(section, cls, version):
@@ -32,9 +35,11 @@ def import_section(wildcards):
     return DS(wildcards.dataset)["features"]["import"]
 
 
-def model_params(wildcards):
-    """The model section as the one JSON argument `nemi train --model-params` takes."""
-    return json.dumps(DS(wildcards.dataset)["model"], sort_keys=True)
+def train_params(wildcards):
+    """The run's parameters as the one JSON argument `nemi train --params` takes (nemi.fit.params.FitParams):
+    the dataset's model section and its train section with the run's seed, and the stage's VERSION."""
+    sections = {"model": DS(wildcards.dataset)["model"], "train": run_train_section(wildcards)}
+    return json.dumps({**sections, "version": _train.VERSION}, sort_keys=True)
 
 
 def _pretraining_of(wildcards):
@@ -51,13 +56,17 @@ def pretrain_section(wildcards):
     return _checked(_experiments_mod.pretrain_run_section)(_pretraining_of(wildcards), int(wildcards.seed))
 
 
-def pretrain_model_params(wildcards):
-    """The model section the pretraining builds its network with, as `nemi pretrain --model-params` takes it:
-    its dataset's, with the architecture of the experiments that fine-tune from it
-    (nemi.experiments.pretrain_model), so that their fine-tuning loads every weight."""
-    _pretraining_of(wildcards)
+def pretrain_params(wildcards):
+    """The run's parameters as the one JSON argument `nemi pretrain --params` takes
+    (nemi.pretrain.params.PretrainFitParams): the model section its network is built from (its dataset's, with
+    the architecture of the experiments that fine-tune from it, nemi.experiments.pretrain_model, so that their
+    fine-tuning loads every weight), its dataset's train section without train.pretrained (fine-tuning's, which
+    may have seen annotations), the run's pretrain section, and the stage's VERSION."""
+    section = pretrain_section(wildcards)
     model = _checked(_experiments_mod.pretrain_model)(config, wildcards.pretraining, DS)
-    return json.dumps(model, sort_keys=True)
+    train = _pretrain_params.label_free(DS(wildcards.dataset)["train"])
+    return json.dumps({"model": model, "train": train, "pretrain": section, "version": _pretrain.VERSION},
+                      sort_keys=True)
 
 
 def pretrain_labels(wildcards):

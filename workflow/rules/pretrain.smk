@@ -1,16 +1,11 @@
 # NEMI pretraining: RTD-Net on a dataset's pseudo activities alone (no annotation file among the inputs;
 # the boundary prior is fitted on pseudo labels too), built with the architecture of the experiments that
-# fine-tune from it (pretrain_model_params), whatever dataset they are on; from random weights or from
+# fine-tune from it (pretrain_params), whatever dataset they are on; from random weights or from
 # pretrain.init, another pretraining's model.pt (an input: replacing it reruns the job). The train section
 # it gets has no train.pretrained, which is fine-tuning's and may have seen annotations. One job per entry of
 # `pretrainings` and seed, shared by every experiment naming it (pretrain.seeding: per_run, one per
 # fine-tuning seed; shared, one): results/<dataset>/pretrain/<name>/seed<k>/ holds model.pt, epochs.csv,
 # learning_curve.png, run.json, and runs/<config hash>/ the checkpoints a killed run resumes from.
-
-import nemi.pretrain as _pretrain
-import nemi.pretrain.params as _pretrain_params
-from nemi.pretrain.params import PretrainParams as _PretrainP
-
 
 rule pretrain:
     input:
@@ -34,11 +29,9 @@ rule pretrain:
     resources:
         gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
     params:
-        p=lambda wc: stage_params(pretrain_section(wc), _PretrainP, _pretrain.VERSION),
-        train=lambda wc: json.dumps(_pretrain_params.label_free(DS(wc.dataset)["train"]), sort_keys=True),
-        model=pretrain_model_params,
+        p=pretrain_params,
         out_dir=lambda wc: f"results/{wc.dataset}/pretrain/{wc.pretraining}/seed{wc.seed}",
     shell:
         "nemi pretrain --features {input.features:q} --boundary {input.boundary:q} --pseudo-labels {input.labels:q}"
         " --manifest {input.manifest:q} --dataset {wildcards.dataset} --out-dir {params.out_dir:q}"
-        " --train-params {params.train:q} --model-params {params.model:q} --params {params.p:q} > {log:q} 2>&1"
+        " --params {params.p:q} > {log:q} 2>&1"

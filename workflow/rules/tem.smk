@@ -22,7 +22,7 @@ rule tem:
     threads: 2
     params:
         p=lambda wc: stage_params(DS(wc.dataset)["tem"], _TemP, _tem_cli.VERSION),
-        window=lambda wc: DS(wc.dataset)["train"]["window_steps"],
+        window=lambda wc: DS(wc.dataset)["model"]["window_steps"],
         stride=lambda wc: DS(wc.dataset)["train"]["train_stride"],
     shell:
         "nemi tem --features {input.features:q} --manifest {input.manifest:q} --ground-truth {input.gt:q}"
@@ -49,7 +49,7 @@ rule tem_pseudo:
     threads: 1
     params:
         p=lambda wc: stage_params(DS(wc.dataset)["tem"], _TemP, _tem_cli.VERSION),
-        window=lambda wc: DS(wc.dataset)["train"]["window_steps"],
+        window=lambda wc: DS(wc.dataset)["model"]["window_steps"],
         stride=lambda wc: DS(wc.dataset)["train"]["train_stride"],
         splits=lambda wc: " ".join(wc.splits.split("-")),
     shell:

@@ -4,10 +4,6 @@
 # epochs.csv, learning_curve.png, run.json; runs/<config hash>/ holds the checkpoints a killed run
 # resumes from.
 
-import nemi.train as _train
-from nemi.fit.params import TrainParams as _TrainP
-
-
 rule train:
     input:
         features=shard_files("features"),
@@ -31,11 +27,10 @@ rule train:
     resources:
         gpu=lambda wc: DS(wc.dataset)["train"]["gpus"],
     params:
-        p=lambda wc: stage_params(run_train_section(wc), _TrainP, _train.VERSION),
-        model=model_params,
+        p=train_params,
         init=lambda wc: f"--init {init_input(wc)[0]}" if init_input(wc) else "",
         out_dir=lambda wc: f"results/{wc.dataset}/train/{wc.experiment}/seed{wc.seed}",
     shell:
         "nemi train --features {input.features:q} --boundary {input.boundary:q} --manifest {input.manifest:q}"
-        " --ground-truth {input.gt:q} --out-dir {params.out_dir:q} --model-params {params.model:q} {params.init}"
+        " --ground-truth {input.gt:q} --out-dir {params.out_dir:q} {params.init}"
         " --params {params.p:q} > {log:q} 2>&1"
