@@ -162,3 +162,14 @@ def test_manifest_empty_path_in_decode_and_snakemake(tmp_path):
 def test_plan_shards():
     shards = plan_shards(["c", "a", "b", "d", "e"], 2)
     assert shards == {"shard000": ["a", "b"], "shard001": ["c", "d"], "shard002": ["e"]}
+
+
+def test_a_missing_input_is_named_when_its_digest_is_recorded(tmp_path):
+    """A command run by hand on an intermediate Snakemake has removed (a temp() frame shard) stops with one
+    line naming the file, as every bad input does, not a FileNotFoundError traceback."""
+    from nemi.io.provenance import sha256_file
+
+    with pytest.raises(NemiInputError, match=r"shard000\.h5: input file not found"):
+        sha256_file(tmp_path / "frames" / "shard000.h5")
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    assert sha256_file(tmp_path / "a.bin") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

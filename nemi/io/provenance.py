@@ -12,10 +12,15 @@ from pathlib import Path
 
 import nemi
 from nemi import runtime
+from nemi.errors import NemiInputError
 
 
 def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """The digest an artifact records of an input; a missing input is the user's to fix (a command run by
+    hand on an intermediate that Snakemake has since removed), so it is named, not a traceback."""
     h = hashlib.sha256()
+    if not Path(path).is_file():
+        raise NemiInputError(f"{path}: input file not found")
     with open(path, "rb") as f:
         while block := f.read(chunk_bytes):
             h.update(block)
