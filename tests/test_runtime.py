@@ -16,7 +16,7 @@ from nemi.inspect import summarize
 from nemi.io.provenance import provenance
 from nemi.train.run import train
 from tests.test_train import VIDEOS, _params
-from tests.train_data import TINY_MODEL, synthetic
+from tests.train_data import synthetic
 
 
 def _python(code: str, **env: str) -> str:
@@ -68,13 +68,13 @@ def test_inspect_shows_the_machine(tmp_path):
 def test_resume_under_other_threads_warns_naming_both(tmp_path, caplog):
     feats, bnd, ann, gt = synthetic()
     p = _params(select="last")
-    assert train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path, stop_after_epochs=1) is None
+    assert train(feats, bnd, ann, VIDEOS, gt, p, tmp_path, stop_after_epochs=1) is None
     ckpt_path = next((tmp_path / "runs").iterdir()) / "checkpoint.pt"
     ckpt = torch.load(ckpt_path, weights_only=True)
     ckpt["provenance"]["threads_torch"] = torch.get_num_threads() + 3
     torch.save(ckpt, ckpt_path)
     with caplog.at_level(logging.WARNING, logger="nemi"):
-        train(feats, bnd, ann, VIDEOS, gt, p, TINY_MODEL, tmp_path)
+        train(feats, bnd, ann, VIDEOS, gt, p, tmp_path)
     warned = [r.getMessage() for r in caplog.records if "another CPU setting" in r.getMessage()]
     assert len(warned) == 1
     assert f"threads_torch {torch.get_num_threads() + 3} then, {torch.get_num_threads()} now" in warned[0]
