@@ -41,7 +41,7 @@ def rehearsal_windows(thumos14: str):
     import tempfile
     from pathlib import Path
 
-    from nemi.features.rehearsal import LAYOUT, RehearsalParams, prototypes, video_features
+    from nemi.features.rehearsal import LAYOUTS, RehearsalParams, prototypes, video_features
     from nemi.io.annotations.adapters import thumos14_tables
     from nemi.io.timebase import Timebase
     from nemi.params import build, defaults
@@ -52,6 +52,7 @@ def rehearsal_windows(thumos14: str):
     d = Path(thumos14)
     info = [d / "TH14_video_info.json", d / "thumos14_test_groundtruth.csv"]
     p = build(RehearsalParams, {"annotations": str(d), "video_info": [str(f) for f in info]})
+    layout = LAYOUTS[p.benchmark]
     tables = thumos14_tables(d, info)
     with tempfile.TemporaryDirectory() as tmp:
         gt_csv = Path(tmp) / "groundtruth.csv"
@@ -59,7 +60,7 @@ def rehearsal_windows(thumos14: str):
         annotations = read_annotations(gt_csv)
     train = tables.manifest[tables.manifest["split"] == "train"]
     gt = tables.ground_truth
-    protos, stride = prototypes(p.seed), LAYOUT["stride_frames"]
+    protos, stride = prototypes(p.seed), layout["stride_frames"]
     features = {}
     for r in train.itertuples():
         duration = r.frame_count / r.fps
@@ -67,7 +68,7 @@ def rehearsal_windows(thumos14: str):
         segs = g[["t_start", "t_end"]].to_numpy(float).clip(max=duration)
         x = video_features(r.video_id, -(-int(r.frame_count) // stride), float(r.fps), segs, list(g["label"]), p,
                            protos)
-        features[r.video_id] = (x, Timebase(r.fps, stride, LAYOUT["window_frames"]), duration)
+        features[r.video_id] = (x, Timebase(r.fps, stride, layout["window_frames"]), duration)
     w = defaults("train")
     params = WindowParams(defaults("model")["window_steps"], w["train_stride"], w["test_stride"], w["step_frames"])
     ids = sorted(v for v in features if v in annotations)
