@@ -107,6 +107,18 @@ def test_same_padding_gives_ceil_sizes() -> None:
     assert out.shape[2:] == (2, 3, 2)  # ceil(9/8), ceil(70/32), ceil(40/32)
 
 
+@pytest.mark.parametrize("kernel, stride", [((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (2, 2, 2)),
+                                            ((2, 2, 2), (2, 2, 2)), ((3, 3, 3), (1, 1, 1))])
+@pytest.mark.parametrize("shape", [(2, 5, 8, 12, 12), (1, 3, 3, 7, 5), (1, 4, 1, 1, 2)])
+def test_max_pool_equals_torch_to_the_bit(kernel: tuple, stride: tuple, shape: tuple) -> None:
+    # The separable pool (one axis at a time) must be torch's max_pool3d of the same "SAME"-padded input.
+    from nemi.i3d.network import MaxPool3dSame, _pad_same
+
+    x = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(0)))
+    expected = torch.nn.functional.max_pool3d(_pad_same(x, kernel, stride), kernel, stride)
+    assert torch.equal(MaxPool3dSame(kernel, stride)(x), expected)
+
+
 def test_load_plain_state_dict_without_num_batches_tracked(tmp_path: Path) -> None:
     source = build_i3d(3)
     state = _randomised_state(source)

@@ -60,7 +60,33 @@ class MaxPool3dSame(nn.Module):
         self.kernel, self.stride = tuple(kernel), tuple(stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool3d(_pad_same(x, self.kernel, self.stride), self.kernel, self.stride)
+        x = _pad_same(x, self.kernel, self.stride)
+        if x.device.type != "cpu":
+            return F.max_pool3d(x, self.kernel, self.stride)
+        # The max over a box is the max over each axis in turn, and a max is exact, so this equals
+        # F.max_pool3d to the bit; torch's CPU max_pool3d took a third of a demo feature job, and the
+        # elementwise maxima of strided views are 7x faster on the demo's clips, 2.4x on Thumos14's
+        # (benchmarks/bench_maxpool.py). On a GPU torch's kernel is kept: nothing measured it there.
+        for dim, kernel, stride in zip((2, 3, 4), self.kernel, self.stride):
+            x = _axis_max(x, dim, kernel, stride)
+        return x
+
+
+def _axis_max(x: torch.Tensor, dim: int, kernel: int, stride: int) -> torch.Tensor:
+    """Max pooling along one axis, no padding: the elementwise max of ``kernel`` strided views."""
+    if kernel == 1 and stride == 1:
+        return x
+    out = (x.shape[dim] - kernel) // stride + 1
+    if out < 1:
+        raise ValueError(f"max pool of {kernel} along axis {dim} of a tensor of shape {tuple(x.shape)}")
+    span = (out - 1) * stride + 1
+    views = [x.narrow(dim, i, span) for i in range(kernel)]
+    index = [slice(None)] * x.dim()
+    index[dim] = slice(None, None, stride)
+    result = views[0][tuple(index)]
+    for view in views[1:]:
+        result = torch.maximum(result, view[tuple(index)])
+    return result
 
 
 class Unit3D(nn.Module):
